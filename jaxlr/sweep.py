@@ -1,0 +1,348 @@
+"""Many models at once: the grid becomes a leading models axis and ``train`` is ``vmap``ped.
+
+A sweep over seeds x learning rates x l2 x l1 (x folds) is flattened to K lanes. Each lane
+carries its own hyperparameters, PRNG key and a fold index into a small (F, m) matrix of
+sample weights (fold membership is a weight mask, so every lane sees arrays of one shape).
+The K lanes run as ONE compiled program; when K is large the lanes are processed in
+chunks of a fixed size (padded), which reuse that same program and bound memory.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, Callable, NamedTuple, Protocol, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from . import data as _data
+from .model import Params
+from .train import (
+    DIVERGED, RUNNING, STATUS_NAMES, FitResult, Hyper, RawResult, Static, _n_params,
+    check_init_params, check_options, finalize, init_state, advance, train, warn_if_unfinished,
+)
+from .solvers import uses_learning_rate
+
+DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes of per-model temporaries in one chunk
+
+
+class Lanes(NamedTuple):
+    """Per-model inputs, each with a leading models axis."""
+
+    hyper: Hyper
+    key: jax.Array
+    fold: jax.Array  # row of the (F, m) weight matrix this model trains on
+
+
+def _train_lanes(X, y, W, lanes: Lanes, params0: Params, static: Static) -> RawResult:
+    def one(hyper, key, fold):
+        return train(X, y, W[fold], hyper, key, params0, static)
+
+    return jax.vmap(one)(lanes.hyper, lanes.key, lanes.fold)
+
+
+def _init_lanes(X, y, W, lanes: Lanes, params0: Params, static: Static):
+    def one(hyper, key, fold):
+        return init_state(X, y, W[fold], hyper, key, params0, static)
+
+    return jax.vmap(one)(lanes.hyper, lanes.key, lanes.fold)
+
+
+def _advance_lanes(state, start, X, y, W, lanes: Lanes, static: Static, n_steps: int):
+    def one(s, hyper, key, fold):
+        return advance(s, start, X, y, W[fold], hyper, key, static, n_steps)
+
+    return jax.vmap(one)(state, lanes.hyper, lanes.key, lanes.fold)
+
+
+def _finalize_lanes(state, X, y, W, lanes: Lanes, static: Static) -> RawResult:
+    def one(s, hyper, fold):
+        return finalize(s, X, y, W[fold], hyper, static)
+
+    return jax.vmap(one)(state, lanes.hyper, lanes.fold)
+
+
+_train_lanes_jit = jax.jit(_train_lanes, static_argnames=("static",))
+_init_lanes_jit = jax.jit(_init_lanes, static_argnames=("static",))
+_advance_lanes_jit = jax.jit(_advance_lanes, static_argnames=("static", "n_steps"), donate_argnums=(0,))
+_finalize_lanes_jit = jax.jit(_finalize_lanes, static_argnames=("static",))
+
+
+class Checkpoint(Protocol):
+    """Where finished chunks of a sweep are kept (the CLI stores them as files)."""
+
+    def load(self, chunk: int) -> RawResult | None: ...
+
+    def save(self, chunk: int, result: RawResult) -> None: ...
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    """K fitted models; arrays have a leading models axis, ``grid[k]`` says what model k is."""
+
+    coef: jax.Array
+    intercept: jax.Array
+    loss_history: jax.Array
+    n_iter: jax.Array
+    status: jax.Array
+    objective: jax.Array
+    residual: jax.Array
+    grid: list[dict]
+    classes: np.ndarray
+    config: dict
+    fold_weights: np.ndarray = field(repr=False, default=None)  # (F, m) training weights per fold
+
+    is_sweep = True
+
+    def __len__(self) -> int:
+        return len(self.grid)
+
+    @property
+    def params(self) -> Params:
+        return Params(self.coef, self.intercept)
+
+    @property
+    def converged(self) -> np.ndarray:
+        return np.asarray(self.status) == 1
+
+    @property
+    def status_names(self) -> list[str]:
+        return [STATUS_NAMES[int(s)] for s in np.asarray(self.status)]
+
+    def __getitem__(self, k: int) -> FitResult:
+        """Model ``k`` as a ``FitResult``."""
+        config = {**self.config, **self.grid[k]}
+        return FitResult(self.coef[k], self.intercept[k], self.loss_history[k], self.n_iter[k],
+                         self.status[k], self.objective[k], self.residual[k], self.classes, config)
+
+    def rows(self) -> list[dict]:
+        """One mapping per model: its grid values, status, iterations, objective, residual."""
+        n_iter, objective, residual = (np.asarray(a) for a in (self.n_iter, self.objective, self.residual))
+        return [
+            {**g, "status": name, "n_iter": int(n_iter[k]), "objective": float(objective[k]),
+             "residual": float(residual[k])}
+            for k, (g, name) in enumerate(zip(self.grid, self.status_names))
+        ]
+
+    def table(self, max_rows: int | None = 40) -> str:
+        """The rows as an aligned text table."""
+        rows = self.rows()
+        shown = rows if max_rows is None else rows[:max_rows]
+        cols = list(rows[0])
+        cells = [[_fmt(r[c]) for c in cols] for r in shown]
+        widths = [max(len(c), *(len(row[j]) for row in cells)) for j, c in enumerate(cols)]
+        lines = ["  ".join(c.rjust(w) for c, w in zip(cols, widths))]
+        lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in cells]
+        if len(shown) < len(rows):
+            lines.append(f"... {len(rows) - len(shown)} more rows")
+        return "\n".join(lines)
+
+    def to_pandas(self):
+        import pandas as pd  # optional: only when asked for
+
+        return pd.DataFrame(self.rows())
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.6g}"
+    return str(v)
+
+
+def fold_masks(folds, n_samples: int, labels: np.ndarray) -> np.ndarray:
+    """(F, m) 0/1 training masks from an int (stratified, shuffled with seed 0) or from
+    a sequence of ``(train_idx, test_idx)`` pairs (e.g. a scikit-learn splitter's output)."""
+    if isinstance(folds, (int, np.integer)) and not isinstance(folds, bool):
+        n_folds = _data.check_scalar("folds", folds, minimum=2, integer=True)
+        if n_folds > n_samples:
+            raise ValueError(f"folds must be <= n_samples ({n_samples}), got {n_folds}")
+        rng = np.random.default_rng(0)
+        assignment = np.empty(n_samples, np.int64)
+        for cls in np.unique(labels):  # stratified: deal each class round-robin after a shuffle
+            idx = np.flatnonzero(labels == cls)
+            rng.shuffle(idx)
+            assignment[idx] = (np.arange(len(idx)) + rng.integers(n_folds)) % n_folds
+        return np.stack([(assignment != f) for f in range(n_folds)]).astype(np.float64)
+    try:
+        pairs = list(folds)
+    except TypeError:
+        raise TypeError(f"folds must be an int or a sequence of (train, test) index pairs, got {folds!r}") from None
+    if not pairs:
+        raise ValueError("folds is empty")
+    masks = np.zeros((len(pairs), n_samples))
+    for f, pair in enumerate(pairs):
+        train_idx = np.asarray(pair[0])
+        if train_idx.size == 0 or train_idx.min() < 0 or train_idx.max() >= n_samples:
+            raise ValueError(f"folds[{f}] has training indices outside 0..{n_samples - 1} or none")
+        masks[f, train_idx] = 1.0
+    return masks
+
+
+def chunk_size_for(n_models: int, n_samples: int, n_outputs: int, n_params: int, steps: int,
+                   itemsize: int, solver: Any, memory_budget: int) -> int:
+    """Models per chunk so that one chunk's temporaries fit in ``memory_budget`` bytes.
+
+    Per model: a handful of (m,)-sized temporaries (logits, per-sample losses and their
+    cotangents, the gathered weight row), the loss history, and parameter-sized solver
+    state (an (p, p) Hessian for Newton, ~2*10 vectors for L-BFGS).
+    """
+    per_model = 8 * n_samples * n_outputs + steps + 40 * n_params
+    if solver == "newton":
+        per_model += 3 * n_params * n_params
+    per_model *= itemsize
+    return int(max(1, min(n_models, memory_budget // max(1, per_model))))
+
+
+def _pad_lanes(lanes: Lanes, size: int) -> Lanes:
+    """Pad to ``size`` lanes by repeating the last one (so the chunk's program is reused)."""
+    missing = size - lanes.fold.shape[0]
+    if missing <= 0:
+        return lanes
+    return jax.tree_util.tree_map(
+        lambda a: jnp.concatenate([a, jnp.repeat(a[-1:], missing, axis=0)]), lanes
+    )
+
+
+def run_lanes(X, y, W, lanes: Lanes, params0: Params, static: Static, *, chunk_size: int,
+              progress: Callable[[int, int], None] | None = None, progress_every: int | None = None,
+              checkpoint: Checkpoint | None = None) -> RawResult:
+    """Train all lanes, ``chunk_size`` at a time, with one compiled program per chunk size."""
+    n_models = int(lanes.fold.shape[0])
+    parts = []
+    n_chunks = -(-n_models // chunk_size)
+    for c in range(n_chunks):
+        lo, hi = c * chunk_size, min((c + 1) * chunk_size, n_models)
+        part = checkpoint.load(c) if checkpoint is not None else None
+        if part is None:
+            chunk = _pad_lanes(jax.tree_util.tree_map(lambda a: a[lo:hi], lanes), chunk_size)
+            if progress is None:
+                part = _train_lanes_jit(X, y, W, chunk, params0, static)
+            else:
+                part = _run_chunk_stepwise(X, y, W, chunk, params0, static, progress, progress_every,
+                                           lo, n_models)
+            part = jax.tree_util.tree_map(lambda a: a[: hi - lo], part)
+            if checkpoint is not None:
+                checkpoint.save(c, part)
+        parts.append(part)
+        if progress is not None:
+            progress(hi * static.steps, n_models * static.steps)
+    if len(parts) == 1:
+        return parts[0]
+    return jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *parts)
+
+
+def _run_chunk_stepwise(X, y, W, lanes, params0, static, progress, every, models_before, n_models):
+    every = int(every or max(1, static.steps // 50))
+    state = _init_lanes_jit(X, y, W, lanes, params0, static)
+    done = 0
+    width = int(lanes.fold.shape[0])
+    while done < static.steps:
+        state = _advance_lanes_jit(state, done, X, y, W, lanes, static, every)
+        done = min(done + every, static.steps)
+        progress(models_before * static.steps + min(width, n_models - models_before) * done,
+                 n_models * static.steps)
+        if static.to_tolerance and not bool(jnp.any(state.status == RUNNING)):
+            break
+    return _finalize_lanes_jit(state, X, y, W, lanes, static)
+
+
+def sweep(
+    X,
+    y,
+    *,
+    seeds: Sequence[int] | int = (0,),
+    learning_rate=0.01,
+    l2=0.0,
+    l1=0.0,
+    solver="auto",
+    steps: int = 1000,
+    tol="auto",
+    fit_intercept: bool = True,
+    sample_weight=None,
+    class_weight=None,
+    batch_size: int | None = None,
+    folds=None,
+    init=None,
+    chunk_size: int | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    progress: Callable[[int, int], None] | None = None,
+    progress_every: int | None = None,
+    checkpoint: Checkpoint | None = None,
+) -> SweepResult:
+    """Train the cartesian grid ``seeds x learning_rate x l2 x l1 (x folds)`` in one compiled,
+    ``vmap``ped program. Each of ``learning_rate``, ``l2``, ``l1`` is a number or a sequence;
+    ``seeds`` an int (that many seeds, 0..n-1) or a sequence. The other options are ``fit``'s.
+
+    ``folds``: an int K (stratified K-fold, fixed shuffle) or ``(train_idx, test_idx)`` pairs;
+    each fold trains on its training rows through a 0/1 weight mask.
+    Model ``k`` equals ``fit`` with the settings in ``grid[k]``. Lanes are processed in chunks
+    of ``chunk_size`` (default: as many as fit in ``memory_budget`` bytes of temporaries).
+    """
+    ds = _data.check_dataset(X, y, sample_weight, class_weight)
+    n_samples, n_features = ds.X.shape
+    if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
+        seeds = tuple(range(_data.check_scalar("seeds", seeds, minimum=1, integer=True)))
+    seeds = _data.as_values("seeds", seeds, integer=True)
+    learning_rates = _data.as_values("learning_rate", learning_rate, minimum=0.0, strict=True)
+    l2s = _data.as_values("l2", l2, minimum=0.0)
+    l1s = _data.as_values("l1", l1, minimum=0.0)
+    n_params = _n_params(n_features, ds.n_classes, fit_intercept)
+    resolved, tol = check_options(
+        solver=solver, steps=steps, tol=tol, batch_size=batch_size, fit_intercept=fit_intercept,
+        n_samples=n_samples, uses_l1=max(l1s) > 0, n_params=n_params,
+    )
+    if len(learning_rates) > 1 and not uses_learning_rate(resolved):
+        raise ValueError(f"learning_rate: solver {resolved!r} does not use a learning rate; give one value")
+    memory_budget = _data.check_scalar("memory_budget", memory_budget, minimum=1, integer=True)
+
+    if folds is None:
+        W = ds.sample_weight[None, :]
+        fold_ids = (None,)
+    else:
+        masks = fold_masks(folds, n_samples, np.asarray(ds.y).astype(int))
+        W = masks * ds.sample_weight[None, :]
+        if (W.sum(axis=1) <= 0).any():
+            raise ValueError("folds: a fold has no training rows with positive weight")
+        fold_ids = tuple(range(W.shape[0]))
+
+    grid = []
+    for seed, lr, l2v, l1v, fold in itertools.product(seeds, learning_rates, l2s, l1s, fold_ids):
+        entry = {"seed": seed, "learning_rate": lr, "l2": l2v, "l1": l1v}
+        if fold is not None:
+            entry["fold"] = fold
+        grid.append(entry)
+
+    dtype = ds.X.dtype
+    column = lambda name: jnp.asarray([g[name] for g in grid], dtype)  # noqa: E731
+    n_models = len(grid)
+    lanes = Lanes(
+        hyper=Hyper(column("learning_rate"), column("l1"), column("l2"),
+                    jnp.full((n_models,), 0.0 if tol is None else tol, dtype)),
+        key=jax.vmap(jax.random.key)(jnp.asarray([g["seed"] for g in grid], jnp.uint32)),
+        fold=jnp.asarray([g.get("fold", 0) for g in grid], jnp.int32),
+    )
+    params0 = check_init_params(init, n_features, ds.n_classes, dtype)
+    static = Static(resolved, int(steps), tol is not None, batch_size, bool(fit_intercept))
+    if chunk_size is None:
+        n_outputs = 1 if ds.n_classes == 2 else ds.n_classes
+        chunk_size = chunk_size_for(n_models, n_samples, n_outputs, n_params, int(steps),
+                                    dtype.itemsize, resolved, memory_budget)
+    else:
+        chunk_size = min(_data.check_scalar("chunk_size", chunk_size, minimum=1, integer=True), n_models)
+
+    raw = run_lanes(jnp.asarray(ds.X), jnp.asarray(ds.y), jnp.asarray(W, dtype), lanes, params0, static,
+                    chunk_size=chunk_size, progress=progress, progress_every=progress_every,
+                    checkpoint=checkpoint)
+    config = dict(
+        solver=resolved if isinstance(resolved, str) else repr(resolved), tol=tol, steps=int(steps),
+        fit_intercept=bool(fit_intercept), batch_size=batch_size, chunk_size=chunk_size,
+    )
+    if tol is not None:
+        warn_if_unfinished(raw.status, raw.residual, tol, steps, label="sweep: ")
+    elif bool(jnp.any(raw.status == DIVERGED)):
+        warn_if_unfinished(raw.status, raw.residual, 0.0, steps, label="sweep: ")
+    return SweepResult(raw.params.coef, raw.params.intercept, raw.loss_history, raw.n_iter, raw.status,
+                       raw.objective, raw.residual, grid, ds.classes, config,
+                       fold_weights=None if folds is None else W)
