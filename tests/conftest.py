@@ -1,0 +1,34 @@
+"""Tests run in float64 (x64 on); float32 cases ask for it explicitly."""
+
+import os
+
+os.environ.setdefault("XLA_FLAGS", "")
+import jax  # noqa: E402
+
+jax.config.update("jax_enable_x64", True)
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+settings.register_profile("jaxlr", deadline=None, max_examples=25, derandomize=True)
+settings.load_profile("jaxlr")
+
+TOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-10}
+
+
+@pytest.fixture
+def seed_problem():
+    from jaxlr.demo import seed_data
+
+    return seed_data()
+
+
+def make_problem(m=60, n=4, seed=0, dtype=np.float64, separable=False):
+    """A small random, non-separable binary problem."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, n)).astype(dtype)
+    w = rng.standard_normal(n)
+    noise = 0.0 if separable else 1.5
+    y = (X @ w + 0.3 + noise * rng.standard_normal(m) > 0).astype(dtype)
+    return X, y
