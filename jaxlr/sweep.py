@@ -20,7 +20,7 @@ import numpy as np
 from . import data as _data
 from .model import Params
 from .train import (
-    DIVERGED, RUNNING, STATUS_NAMES, FitResult, Hyper, RawResult, Static, _n_params,
+    RUNNING, STATUS_NAMES, FitResult, Hyper, RawResult, Static, _n_params,
     check_init_params, check_options, finalize, init_state, advance, train, warn_if_unfinished,
 )
 from .solvers import uses_learning_rate
@@ -288,11 +288,11 @@ def sweep(
     learning_rates = _data.as_values("learning_rate", learning_rate, minimum=0.0, strict=True)
     l2s = _data.as_values("l2", l2, minimum=0.0)
     l1s = _data.as_values("l1", l1, minimum=0.0)
-    n_params = _n_params(n_features, ds.n_classes, fit_intercept)
     resolved, tol = check_options(
         solver=solver, steps=steps, tol=tol, batch_size=batch_size, fit_intercept=fit_intercept,
-        n_samples=n_samples, uses_l1=max(l1s) > 0, n_params=n_params,
+        n_samples=n_samples, n_features=n_features, n_classes=ds.n_classes, uses_l1=max(l1s) > 0,
     )
+    n_params = _n_params(n_features, ds.n_classes, fit_intercept)
     if len(learning_rates) > 1 and not uses_learning_rate(resolved):
         raise ValueError(f"learning_rate: solver {resolved!r} does not use a learning rate; give one value")
     memory_budget = _data.check_scalar("memory_budget", memory_budget, minimum=1, integer=True)
@@ -339,10 +339,7 @@ def sweep(
         solver=resolved if isinstance(resolved, str) else repr(resolved), tol=tol, steps=int(steps),
         fit_intercept=bool(fit_intercept), batch_size=batch_size, chunk_size=chunk_size,
     )
-    if tol is not None:
-        warn_if_unfinished(raw.status, raw.residual, tol, steps, label="sweep: ")
-    elif bool(jnp.any(raw.status == DIVERGED)):
-        warn_if_unfinished(raw.status, raw.residual, 0.0, steps, label="sweep: ")
+    warn_if_unfinished(raw.status, raw.residual, tol, steps, label="sweep: ")
     return SweepResult(raw.params.coef, raw.params.intercept, raw.loss_history, raw.n_iter, raw.status,
                        raw.objective, raw.residual, grid, ds.classes, config,
                        fold_weights=None if folds is None else W)

@@ -262,8 +262,8 @@ class FitResult(NamedTuple):
 # ----------------------------------------------------------------------------- the shell
 
 
-def check_options(*, solver, steps, tol, batch_size, fit_intercept, n_samples, uses_l1,
-                  n_params) -> tuple[Any, float | None]:
+def check_options(*, solver, steps, tol, batch_size, fit_intercept, n_samples, n_features,
+                  n_classes, uses_l1) -> tuple[Any, float | None]:
     """Host-side checks shared by ``fit`` and ``sweep``; returns (resolved solver, tol)."""
     steps = _data.check_scalar("steps", steps, minimum=1, integer=True)
     if batch_size is not None:
@@ -282,6 +282,7 @@ def check_options(*, solver, steps, tol, batch_size, fit_intercept, n_samples, u
             raise ValueError(
                 "tol must be None (or 'auto') with batch_size: minibatch gradients cannot certify convergence"
             )
+    n_params = _n_params(n_features, n_classes, bool(fit_intercept))
     resolved = resolve_solver(solver, uses_l1=uses_l1, minibatch=batch_size is not None, n_params=n_params)
     return resolved, tol
 
@@ -317,7 +318,7 @@ def warn_if_unfinished(status, residual, tol, steps, label: str = "") -> None:
         worst = float(np.max(np.atleast_1d(np.asarray(residual))[status == MAX_ITER]))
         warnings.warn(
             f"{label}{stuck} model(s) stopped at the budget of steps={steps} with max|grad| = "
-            f"{worst:.3g} > tol = {tol:g}. Increase steps, standardize X, or try solver='newton' "
+            f"{worst:.3g} > tol = {tol}. Increase steps, standardize X, or try solver='newton' "
             "(few features) or 'lbfgs'.",
             ConvergenceWarning,
             stacklevel=3,
@@ -392,7 +393,7 @@ def fit(
     seed = _data.check_scalar("seed", seed, integer=True)
     resolved, tol = check_options(
         solver=solver, steps=steps, tol=tol, batch_size=batch_size, fit_intercept=fit_intercept,
-        n_samples=n_samples, uses_l1=l1 > 0, n_params=_n_params(n_features, ds.n_classes, fit_intercept),
+        n_samples=n_samples, n_features=n_features, n_classes=ds.n_classes, uses_l1=l1 > 0,
     )
     params0 = check_init_params(init, n_features, ds.n_classes, ds.X.dtype)
     static = Static(resolved, int(steps), tol is not None, batch_size, bool(fit_intercept))
@@ -413,8 +414,7 @@ def fit(
     )
     result = FitResult(raw.params.coef, raw.params.intercept, raw.loss_history, raw.n_iter,
                        raw.status, raw.objective, raw.residual, ds.classes, config)
-    if tol is not None:
-        warn_if_unfinished(raw.status, raw.residual, tol, steps)
+    warn_if_unfinished(raw.status, raw.residual, tol, steps)
     if l1 == 0 and l2 == 0 and separates(raw.params, ds.X, ds.y, ds.sample_weight, fit_intercept):
         warnings.warn(
             "The classes are perfectly separated by the fitted model and the fit is unpenalized: "
