@@ -146,3 +146,16 @@ def test_optimality_holds_at_the_returned_solution(shape, seed, solver, l1, l2, 
     assert abs(float(g.intercept)) <= tol
     if not fit_intercept:
         assert float(r.intercept) == 0.0
+
+
+def test_newton_survives_a_singular_hessian():
+    """A duplicated and an all-zero column make the unpenalized Hessian singular: the damped
+    Cholesky still finds descent steps and the gradient still reaches tol."""
+    X, y = make_problem(m=80, n=3, seed=5)
+    reduced = jaxlr.fit(X, y, solver="newton", tol=1e-9, steps=100)
+    r = jaxlr.fit(np.hstack([X, X[:, :1], np.zeros((80, 1))]), y, solver="newton", tol=1e-9, steps=100)
+    assert r.converged
+    assert float(r.coef[4]) == 0.0  # a feature that is always zero never moves
+    # only the twins' sum is identified: it equals the weight of the single column
+    np.testing.assert_allclose(r.coef[0] + r.coef[3], reduced.coef[0], rtol=1e-7)
+    np.testing.assert_allclose(r.coef[1:3], reduced.coef[1:3], rtol=1e-7)
