@@ -354,10 +354,10 @@ class DirCheckpoint:
 
         if not self._started:
             os.makedirs(self.directory, exist_ok=True)
-            if not self.resume:  # a fresh run: chunks of an older run must not be mixed in
-                for name in os.listdir(self.directory):
-                    if name.startswith("chunk-"):
-                        os.unlink(os.path.join(self.directory, name))
+            for name in os.listdir(self.directory):
+                # temporaries of a killed run; on a fresh run, also chunks of an older one
+                if name.endswith(".tmp") or (not self.resume and name.startswith("chunk-")):
+                    os.unlink(os.path.join(self.directory, name))
             _write_json(os.path.join(self.directory, "key.json"), self.key)
             self._started = True
         values = dict(coef=result.params.coef, intercept=result.params.intercept, n_iter=result.n_iter,
@@ -426,23 +426,23 @@ def _setup_jax(args) -> "_CompileStats":
 
 
 class _Progress:
-    """A tqdm bar on stderr fed by the API's ``progress(done, total)`` callback."""
+    """A tqdm bar on stderr fed by the API's ``progress(done, total)`` callback; it appears at
+    the first report, so a run rejected during validation prints nothing but its error."""
 
     def __init__(self, desc: str, quiet: bool, unit: str):
+        self.desc, self.quiet, self.unit = desc, quiet, unit
         self.bar = None
-        if not quiet:
-            from tqdm import tqdm
-
-            self.bar = tqdm(desc=desc, unit=unit, unit_scale=True, file=sys.stderr, dynamic_ncols=True,
-                            smoothing=0.1)
 
     @property
     def callback(self):
-        return None if self.bar is None else self
+        return None if self.quiet else self
 
     def __call__(self, done: int, total: int) -> None:
-        if self.bar.total != total:
-            self.bar.total = total
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc=self.desc, unit=self.unit, unit_scale=True, file=sys.stderr, dynamic_ncols=True,
+                            smoothing=0.1, total=total)
         self.bar.update(done - self.bar.n)
 
     def close(self, finished: bool):
