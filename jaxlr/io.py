@@ -168,6 +168,53 @@ def _load_csv(path, target, features):
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise DataError(f"{path}: not UTF-8 text (bad byte at offset {err.start}); expected CSV, Parquet, .npz or LIBSVM") from None
+    fast = _csv_fast(raw, path, target, features)
+    return fast if fast is not None else _csv_checked(path, text, target, features)
+
+
+def _csv_fast(raw: bytes, path, target, features):
+    """pyarrow's multithreaded reader for a clean file; None at the first doubt, so that
+    ``_csv_checked`` can find and name the problem."""
+    try:
+        import pyarrow as pa
+        import pyarrow.csv as pc
+
+        parse = pc.ParseOptions(delimiter="\t" if path.lower().endswith(".tsv") else ",")
+        table = pc.read_csv(_io.BytesIO(raw), parse_options=parse)
+    except Exception:  # ragged rows, bad quoting, pyarrow missing: the checked path explains
+        return None
+    columns = [c.strip() for c in table.column_names]
+    if target not in columns or len(set(columns)) != len(columns) or table.num_rows == 0:
+        return None
+    if features and not (set(features) <= set(columns)) or (features and target in features):
+        return None
+    names = list(features) if features else [c for c in columns if c != target]
+    X = np.empty((table.num_rows, len(names)), np.float64)
+    for j, name in enumerate(names):
+        col = table.column(columns.index(name))
+        if col.null_count or not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
+            return None
+        X[:, j] = col.to_numpy()
+    if not np.isfinite(X).all():
+        return None
+    labels = table.column(columns.index(target))
+    if labels.null_count:
+        return None
+    if pa.types.is_integer(labels.type) or pa.types.is_floating(labels.type):
+        y = labels.to_numpy().astype(np.float64)
+        if not np.isfinite(y).all():
+            return None
+    elif pa.types.is_string(labels.type) or pa.types.is_large_string(labels.type):
+        y = np.char.strip(np.asarray(labels.to_numpy(zero_copy_only=False), dtype=str))
+        if any(v.lower() in _MISSING for v in np.unique(y)):
+            return None
+    else:
+        return None
+    return X, y, names, target
+
+
+def _csv_checked(path, text, target, features):
+    """The careful reader: every row and cell checked, the first problem named by line and column."""
     dialect = csv.excel_tab if path.lower().endswith(".tsv") else csv.excel
     rows = [r for r in csv.reader(_io.StringIO(text), dialect) if r]  # blank lines carry nothing
     if not rows or not any(c.strip() for c in rows[0]):
