@@ -102,7 +102,7 @@ def test_fast_csv_reader_agrees_with_the_checked_one(tmp_path):
     rng = np.random.default_rng(0)
     X = rng.standard_normal((50, 3)) * 10.0 ** rng.integers(-8, 8, (50, 3))
     path = tmp_path / "f.csv"
-    path.write_text("p,q,r,t\n" + "".join(f"{a!r},{b!r},{int(c)},{'u' if a > 0 else 'v'}\n" for a, b, c in X))
+    path.write_text("p,q,r,t\n" + "".join(f"{a!r},{b!r},{int(c)},{'u' if a > 0 else 'v'}\n" for a, b, c in X.tolist()))
     fast = io._csv_fast(path.read_bytes(), str(path), "t", None)
     assert fast is not None  # a clean file takes the fast path
     checked = io._csv_checked(str(path), path.read_text(), "t", None)
