@@ -100,7 +100,8 @@ def _default_cache_dir() -> str:
     return os.path.join(base, "jaxlr", "jax-compilation-cache")
 
 
-def _add_data_options(p):
+def _add_data_options(parser):
+    p = parser.add_argument_group("data and output")
     p.add_argument("data", metavar="DATA", help="CSV with a header, Parquet, NumPy .npz or LIBSVM/svmlight file")
     p.add_argument("--target", metavar="COL",
                    help="label column (CSV/Parquet) or array (.npz, default 'y'); two string values become 0/1")
@@ -111,11 +112,13 @@ def _add_data_options(p):
     p.add_argument("--split-seed", metavar="N", type=_integer, default=0, help="seed of the held-out split (default 0)")
 
 
-def _add_model_options(p, many: bool):
+def _add_model_options(parser, many: bool):
     from .solvers import SOLVER_NAMES
 
+    p = parser.add_argument_group(f"model (keyword arguments of jaxlr.{'sweep' if many else 'fit'})")
+
     value = _numbers if many else _number
-    several = " (comma-separated values form the grid)" if many else ""
+    several = "; a,b,... for a grid" if many else ""
     p.add_argument("--solver", default="auto", choices=SOLVER_NAMES, metavar="NAME",
                    help=f"one of {', '.join(SOLVER_NAMES)} (default auto: newton / lbfgs, fista with --l1)")
     p.add_argument("--learning-rate", type=value, default=(0.01,) if many else 0.01, metavar="LR",
@@ -131,13 +134,16 @@ def _add_model_options(p, many: bool):
     p.add_argument("--class-weight", choices=("balanced",), help="reweight classes to equal total weight")
     p.add_argument("--no-intercept", dest="fit_intercept", action="store_false", help="fit without an intercept")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="compute dtype (default float64)")
+    return p
 
 
-def _add_run_options(p):
+def _add_run_options(parser):
+    p = parser.add_argument_group("run")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--cache-dir", metavar="DIR", default=os.environ.get(CACHE_ENV) or _default_cache_dir(),
                    help=f"JAX persistent compilation cache (env {CACHE_ENV}; default %(default)s)")
     p.add_argument("--no-cache", dest="use_cache", action="store_false", help="do not use the compilation cache")
+    return p
 
 
 def _add_distributed_options(p):
@@ -166,8 +172,8 @@ def build_parser() -> argparse.ArgumentParser:
     fit = sub.add_parser("fit", help="fit one model and write its results, parameters and loss curve",
                          description="Fit one model (jaxlr.fit) on a data file.")
     _add_data_options(fit)
-    _add_model_options(fit, many=False)
-    fit.add_argument("--seed", type=_integer, default=0, metavar="N", help="PRNG seed (minibatch order; default 0)")
+    model = _add_model_options(fit, many=False)
+    model.add_argument("--seed", type=_integer, default=0, metavar="N", help="PRNG seed (minibatch order; default 0)")
     _add_run_options(fit)
     _add_distributed_options(fit)
     fit.set_defaults(func=_fit)
@@ -175,14 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
     sw = sub.add_parser("sweep", help="fit the grid seeds x learning rates x l2 (x l1 x folds) as one program",
                         description="Fit a grid of models (jaxlr.sweep) on a data file, resumably.")
     _add_data_options(sw)
-    _add_model_options(sw, many=True)
-    sw.add_argument("--seeds", type=_seeds, default=1, metavar="N",
+    model = _add_model_options(sw, many=True)
+    model.add_argument("--seeds", type=_seeds, default=1, metavar="N",
                     help="number of seeds (0..N-1) or a list a,b,c (default 1)")
-    sw.add_argument("--folds", type=_integer, metavar="K", help="stratified K-fold validation (K >= 2)")
-    sw.add_argument("--chunk-size", type=_integer, metavar="M",
+    model.add_argument("--folds", type=_integer, metavar="K", help="stratified K-fold validation (K >= 2)")
+    model.add_argument("--chunk-size", type=_integer, metavar="M",
                     help="models per compiled chunk, also the checkpoint unit (default: by memory)")
-    sw.add_argument("--resume", action="store_true", help="reuse finished chunks from an interrupted run in --out")
-    _add_run_options(sw)
+    _add_run_options(sw).add_argument("--resume", action="store_true", help="reuse finished chunks from an interrupted run in --out")
     _add_distributed_options(sw)
     sw.set_defaults(func=_sweep)
 
@@ -532,6 +537,11 @@ def _manifest(args, table, t_start, stats, extra) -> dict:
     }
 
 
+def _smoothing(args) -> int:
+    """Minibatch objectives are noisy: plot a moving average over ~1% of the steps."""
+    return max(1, args.steps // 100) if args.batch_size else 1
+
+
 def _curve_labels(grid: list[dict]) -> list[str]:
     varying = [k for k in ("learning_rate", "l2", "l1") if len({g[k] for g in grid}) > 1]
     if not varying:
@@ -592,7 +602,7 @@ def _fit(args) -> int:
     _write_png(os.path.join(args.out, "loss_curve.png"),
                plots.loss_curves(np.asarray(result.loss_history)[None], ["fit"], [result.status_name],
                                  f"jaxlr fit: solver={cfg['solver']}, l2={cfg['l2']:g}, status={result.status_name}",
-                                 n_iter=np.asarray(result.n_iter)))
+                                 n_iter=np.asarray(result.n_iter), smooth=_smoothing(args)))
     _write_json(os.path.join(args.out, "run.json"), _manifest(args, table, t0, stats, {
         "resolved": cfg, "n_models": 1, "n_train": int(len(train)), "n_validation": 0 if test is None else int(len(test)),
         "warnings": [str(w.message) for w in caught],
@@ -679,7 +689,7 @@ def _sweep(args) -> int:
     _write_png(os.path.join(args.out, "loss_curve.png"),
                plots.loss_curves(np.asarray(result.loss_history), _curve_labels(result.grid), statuses,
                                  f"jaxlr sweep: {K} models, solver={result.config['solver']}",
-                                 n_iter=np.asarray(result.n_iter)))
+                                 n_iter=np.asarray(result.n_iter), smooth=_smoothing(args)))
     _write_png(os.path.join(args.out, "heatmap.png"), _heatmap(rows, w_val is not None, args.folds))
     _write_json(os.path.join(args.out, "run.json"), _manifest(args, table, t0, stats, {
         "resolved": result.config, "n_models": K, "n_train": int(len(train)),

@@ -20,12 +20,17 @@ def _fmt(v) -> str:
 
 
 def loss_curves(histories: np.ndarray, labels: list[str], statuses: list[str], title: str,
-                n_iter=None, ylabel: str = "training objective") -> plt.Figure:
+                n_iter=None, ylabel: str = "training objective", smooth: int = 1) -> plt.Figure:
     """Objective per step for each model (K, steps); one colour per label, diverged dotted red.
-    With ``n_iter``, the flat tail after the last model stopped is cut off."""
+    With ``n_iter``, the flat tail after the last model stopped is cut off; ``smooth > 1``
+    draws a moving average over that many steps (for noisy minibatch objectives)."""
     histories = np.atleast_2d(np.asarray(histories, float))
     if n_iter is not None:
         histories = histories[:, : max(2, int(np.max(n_iter)) + 2)]
+    if smooth > 1 and histories.shape[1] > 2 * smooth:
+        kernel = np.ones(smooth) / smooth
+        histories = np.stack([np.convolve(h, kernel, mode="valid") for h in histories])
+        ylabel = f"{ylabel} (mean of {smooth} steps)"
     fig, ax = plt.subplots(figsize=(8.5, 4.2), layout="constrained")
     steps = np.arange(histories.shape[1])
     uniq = list(dict.fromkeys(labels))
