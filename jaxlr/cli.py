@@ -709,13 +709,35 @@ def _sweep(args) -> int:
     counts = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
     print(f"{K} models: {counts}" + (f" ({checkpoint.loaded} chunks resumed)" if checkpoint.loaded else ""))
     if finite:
-        best = min(finite, key=lambda r: r[metric])
-        hp = ", ".join(f"{c}={best[c]:g}" for c in ("learning_rate", "l2", "l1") if c in best)
-        print(f"best {metric} {best[metric]:.4f} at {hp}")
+        print(_summary(rows, metric, "seeds and folds" if args.folds else "seeds"))
     for w in caught:
         print(f"warning: {w.message}", file=sys.stderr)
     print(f"wrote {args.out}/results.csv, params.npz, run.json, loss_curve.png, heatmap.png")
     return 0
+
+
+def _summary(rows: list[dict], metric: str, over: str, top: int = 5) -> str:
+    """The best settings by ``metric``, averaged over seeds and folds (diverged models left out)."""
+    import numpy as np
+
+    keys = [k for k in ("learning_rate", "l2", "l1") if len({r[k] for r in rows}) > 1] or ["l2"]
+    groups: dict = {}
+    for r in rows:
+        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
+    names = [metric, metric.replace("loss", "accuracy"), metric.replace("loss", "auc")]
+    table = []
+    for setting, members in groups.items():
+        ok = [r for r in members if r["status"] != "diverged"]
+        if ok:
+            table.append([*setting, *(float(np.mean([r[n] for r in ok])) for n in names),
+                          f"{len(ok)}/{len(members)}"])
+    table.sort(key=lambda t: t[len(keys)])
+    cols = [*keys, *(f"mean {n}" for n in names), "not diverged"]
+    cells = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in t] for t in table[:top]]
+    widths = [max(len(c), *(len(row[j]) for row in cells)) for j, c in enumerate(cols)]
+    lines = [f"best {len(cells)} of {len(table)} settings by {metric} (mean over {over}):"]
+    lines += ["  " + "  ".join(v.rjust(w) for v, w in zip(line, widths)) for line in [cols, *cells]]
+    return "\n".join(lines)
 
 
 def _heatmap(rows: list[dict], has_val: bool, folds):

@@ -43,7 +43,7 @@ def loss_curves(histories: np.ndarray, labels: list[str], statuses: list[str], t
     for h, lab, st in zip(shown, labels, statuses):
         diverged = st == "diverged"
         ax.plot(steps, h, color="tab:red" if diverged else colors[lab],
-                ls=":" if diverged else "-", lw=1.3, alpha=alpha)
+                ls=":" if diverged else "-", lw=1.3, alpha=alpha, marker="o" if len(steps) <= 30 else None, ms=3)
     # the y-range of the models that behave: from the lowest value to a bit above the start
     finite = histories[np.isfinite(histories) & (histories <= top)]
     low = finite.min() if finite.size else 0.0
