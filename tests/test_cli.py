@@ -216,8 +216,10 @@ def test_diverging_models_are_marked_and_the_sweep_exits_0(env, cancer, tmp_path
     path, _, _ = cancer
     out = tmp_path / "div"
     proc = run(env, "sweep", path, "--target", "diagnosis", "--solver", "gd", "--learning-rate", "0.5,1e4",
-               "--l2", "0.1", "--steps", "50", "--test-size", "0.2", "--out", out, "-q")
+               "--l2", "0.1", "--steps", "50", "--test-size", "0.2", "--out", out)
     assert proc.returncode == 0, proc.stderr
+    assert "sweep: 100%" in proc.stderr and "model-step" in proc.stderr  # the progress bar, without --quiet
+    assert "1 model(s) diverged" in proc.stderr  # said once, as a warning
     status = {r["learning_rate"]: r["status"] for r in read_rows(out / "results.csv")}
     assert status["10000.0"] == "diverged" and status["0.5"] != "diverged"
 
