@@ -7,6 +7,7 @@
 """
 
 from . import losses as losses
+from . import metrics as metrics
 from .losses import binary_cross_entropy as binary_cross_entropy
 from .losses import objective as objective
 from .model import Params as Params
