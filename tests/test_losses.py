@@ -174,3 +174,15 @@ def test_softmax_two_classes_equals_binary():
     y = jnp.asarray([0, 1, 1, 0, 1])
     two = jnp.stack([jnp.zeros_like(z), z], axis=1)
     np.testing.assert_allclose(softmax_cross_entropy(two, y), binary_cross_entropy(z, y), rtol=1e-13)
+
+
+@pytest.mark.parametrize("label", [0.0, 1.0, 0.3])
+def test_second_derivative_is_sigmoid_variance_including_zero(label):
+    """Newton relies on d2/dz2 loss = s(1 - s), s = sigmoid(z); z = 0 exactly is where an
+    |z|-based formula would get it wrong (the first Newton step starts from zero logits)."""
+    z = jnp.asarray([0.0, -0.0, 1e-30, -2.0, 3.5, 40.0])
+    second = jax.vmap(jax.grad(jax.grad(lambda t: binary_log_loss(t, jnp.asarray(label)))))(z)
+    s = 1 / (1 + np.exp(-np.asarray(z)))
+    np.testing.assert_allclose(second, s * (1 - s), rtol=1e-12, atol=1e-300)
+    first = jax.vmap(jax.grad(lambda t: binary_log_loss(t, jnp.asarray(label))))(z)
+    np.testing.assert_allclose(first, s - label, rtol=1e-12, atol=1e-15)
