@@ -1,0 +1,3 @@
+"""placeholder"""
+class InferenceTable: pass
+def inference(*a, **k): raise NotImplementedError
