@@ -47,7 +47,9 @@ def test_fit_matches_sklearn_lbfgs(loader):
     # the intercept is identified only up to a common shift: compare centred values
     intercept = np.asarray(result.intercept)
     assert _rel_err(intercept - intercept.mean(), ref.intercept_ - ref.intercept_.mean()) < 1e-4
-    np.testing.assert_allclose(np.asarray(jaxlr.predict_proba(result, X)), ref.predict_proba(X), atol=1e-6)
+    # scikit-learn's lbfgs stops on its ftol (max|grad| ~1.7e-8 on digits, jaxlr ~1e-10), so
+    # the reference itself is only good to ~1e-6 in probability
+    np.testing.assert_allclose(np.asarray(jaxlr.predict_proba(result, X)), ref.predict_proba(X), atol=1e-5)
 
 
 def test_estimator_matches_sklearn_on_iris(iris):
