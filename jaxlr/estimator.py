@@ -3,7 +3,7 @@
 ``LogisticRegression`` and ``LogisticRegressionCV`` take scikit-learn's parameters and
 expose its fitted attributes; the fitting is ``jaxlr.fit`` (one model) or one ``vmap``ped
 ``run_lanes`` program (every fold x C x l1_ratio at once). Prediction is plain NumPy on
-``coef_``/``intercept_`` (scikit-learn's ``LinearClassifierMixin``), so it never compiles.
+``coef_``/``intercept_``, so it never compiles.
 
 Penalty mapping (scikit-learn's objective is ``C * sum_i s_i loss_i + penalty``):
 ``l2 = (1 - l1_ratio) / (C * sum(s))``, ``l1 = l1_ratio / (C * sum(s))``, ``s`` the sample
@@ -23,9 +23,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from scipy.special import expit, log_expit, log_softmax, softmax
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning as _SkConvergenceWarning
-from sklearn.linear_model._base import LinearClassifierMixin
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import check_cv
 from sklearn.utils.multiclass import check_classification_targets
@@ -175,8 +174,21 @@ def _reemit(caught):
         warnings.warn(str(w.message), category, stacklevel=3)
 
 
-class _LogisticMixin(LinearClassifierMixin):
-    """Probabilities from ``decision_function`` (binary: sigmoid, K >= 3: softmax)."""
+class _LogisticMixin(ClassifierMixin):
+    """Prediction in NumPy from ``coef_``/``intercept_`` (nothing compiles at predict time)."""
+
+    def decision_function(self, X):
+        """Logits ``X @ coef_.T + intercept_``: (n_samples,) for binary, else (n_samples, n_classes)."""
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=[np.float64, np.float32], reset=False)
+        scores = X @ self.coef_.T + self.intercept_
+        return scores.ravel() if scores.shape[1] == 1 else scores
+
+    def predict(self, X):
+        """The most probable class label."""
+        scores = self.decision_function(X)
+        codes = (scores > 0).astype(int) if scores.ndim == 1 else scores.argmax(axis=1)
+        return self.classes_[codes]
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
