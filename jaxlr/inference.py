@@ -1,4 +1,4 @@
-"""Wald inference for fitted binary models: standard errors, z, p-values, confidence intervals.
+"""Wald inference for fitted models: standard errors, z, p-values, confidence intervals.
 
 The covariance comes from the exact Hessian of the total weighted negative log-likelihood
 ``L(theta) = sum_i s_i loss_i`` (``jax.hessian``, no closed forms), i.e. ``S * objective``
@@ -18,8 +18,10 @@ posterior mode, ``std_err`` the posterior standard deviation from the penalized 
 beyond zero. They are NOT frequentist tests (the ridge estimate is biased toward zero);
 the table says so. ``robust=True`` with a penalty is refused.
 
-Multinomial models are refused: softmax coefficients are only identified up to a shift
-across classes (statsmodels' ``MNLogit`` fixes a reference class instead).
+Multinomial models (unpenalized only): softmax coefficients are identified only up to a
+shift across classes, so, as statsmodels' ``MNLogit`` does, the table reports each class
+``k >= 1`` relative to the first class (``w_k - w_0``, ``b_k - b_0``; rows named
+``"<class>:<feature>"``, one block per class with its intercept last).
 """
 
 from __future__ import annotations
@@ -39,21 +41,33 @@ from .train import CONVERGED, ConvergenceWarning
 COLUMNS = ("coef", "std_err", "z", "p_value", "ci_low", "ci_high")
 
 
-def _total_loss(theta, X, y, s, l2, fit_intercept: bool):
-    """``sum_i s_i loss_i + 0.5 * S * l2 * ||w||^2`` for ``theta = [w..., b]``."""
+def _logits(theta, X, fit_intercept: bool, n_classes: int):
+    """Binary: ``theta = [w..., b]``. K classes: K-1 blocks ``[w_k..., b_k]`` relative to
+    class 0, whose logit is fixed at 0 (statsmodels' ``MNLogit`` parametrization)."""
     n = X.shape[1]
-    z = X @ theta[:n] + (theta[n] if fit_intercept else 0.0)
-    return jnp.dot(s, log_loss(z, y)) + 0.5 * jnp.sum(s) * l2 * jnp.sum(theta[:n] ** 2)
+    if n_classes == 2:
+        return X @ theta[:n] + (theta[n] if fit_intercept else 0.0)
+    blocks = theta.reshape(n_classes - 1, n + int(fit_intercept))
+    z = X @ blocks[:, :n].T + (blocks[:, n] if fit_intercept else 0.0)
+    return jnp.concatenate([jnp.zeros((X.shape[0], 1), z.dtype), z], axis=1)
 
 
-def wald(theta, X, y, s, l2, alpha, fit_intercept: bool, robust: bool):
+def _total_loss(theta, X, y, s, l2, fit_intercept: bool, n_classes: int = 2):
+    """``sum_i s_i loss_i + 0.5 * S * l2 * ||w||^2`` (the L2 term for binary models only)."""
+    loss = jnp.dot(s, log_loss(_logits(theta, X, fit_intercept, n_classes), y))
+    if n_classes == 2:
+        loss = loss + 0.5 * jnp.sum(s) * l2 * jnp.sum(theta[: X.shape[1]] ** 2)
+    return loss
+
+
+def wald(theta, X, y, s, l2, alpha, fit_intercept: bool, robust: bool, n_classes: int = 2):
     """The six columns (each of theta's shape) and the covariance matrix, for one model."""
-    hessian = jax.hessian(_total_loss)(theta, X, y, s, l2, fit_intercept)
+    hessian = jax.hessian(_total_loss)(theta, X, y, s, l2, fit_intercept, n_classes)
     h_inv = jnp.linalg.inv(hessian)
     if robust:
         def one(x, yi):
             return jax.grad(_total_loss)(theta, x[None, :], yi[None], jnp.ones((1,), X.dtype), 0.0,
-                                         fit_intercept)
+                                         fit_intercept, n_classes)
 
         scores = jax.vmap(one)(X, y)  # per-sample score g_i, (m, d)
         meat = (scores * s[:, None]).T @ scores
@@ -67,18 +81,18 @@ def wald(theta, X, y, s, l2, alpha, fit_intercept: bool, robust: bool):
     return (theta, std_err, z, p_value, theta - q * std_err, theta + q * std_err), cov
 
 
-_wald_jit = jax.jit(wald, static_argnames=("fit_intercept", "robust"))
+_wald_jit = jax.jit(wald, static_argnames=("fit_intercept", "robust", "n_classes"))
 
 
-def wald_many(theta, X, y, s, l2, alpha, fit_intercept: bool, robust: bool):
+def wald_many(theta, X, y, s, l2, alpha, fit_intercept: bool, robust: bool, n_classes: int = 2):
     """``wald`` for K models at once: ``theta`` (K, d), ``s`` (K, m), ``l2`` (K,)."""
     def one(t, w, lam):
-        return wald(t, X, y, w, lam, alpha, fit_intercept, robust)
+        return wald(t, X, y, w, lam, alpha, fit_intercept, robust, n_classes)
 
     return jax.vmap(one)(theta, s, l2)
 
 
-_wald_many = jax.jit(wald_many, static_argnames=("fit_intercept", "robust"))
+_wald_many = jax.jit(wald_many, static_argnames=("fit_intercept", "robust", "n_classes"))
 
 
 class InferenceTable(NamedTuple):
@@ -154,7 +168,7 @@ def _penalties(result) -> tuple[np.ndarray, np.ndarray]:
 
 def inference(result, X, y, alpha: float = 0.05, sample_weight=None, robust: bool = False,
               feature_names=None) -> InferenceTable:
-    """Wald table for a binary ``FitResult`` (or every model of a ``SweepResult``, vmapped).
+    """Wald table for a ``FitResult`` (or every model of a ``SweepResult``, vmapped).
 
     ``X``, ``y``, ``sample_weight`` must be the training data of the fit (for a sweep with
     folds, each model uses its fold's training weights). Columns: ``coef``, ``std_err``,
@@ -168,10 +182,8 @@ def inference(result, X, y, alpha: float = 0.05, sample_weight=None, robust: boo
         feature_names = [str(c) for c in X.columns]
     ds = _data.check_dataset(X, y, sample_weight)
     coef, intercept = np.asarray(result.coef), np.asarray(result.intercept)
-    if coef.ndim != 1 + batched:
-        raise ValueError("inference supports binary models only: multinomial (softmax) coefficients "
-                         "are identified only up to a shift across classes")
-    n_features = coef.shape[-1]
+    n_classes = len(np.asarray(result.classes))
+    n_features = coef.shape[int(batched)]
     if ds.X.shape[1] != n_features:
         raise ValueError(f"X has {ds.X.shape[1]} features but the model has {n_features}")
     if list(np.asarray(ds.classes)) != list(np.asarray(result.classes)):
@@ -189,6 +201,10 @@ def inference(result, X, y, alpha: float = 0.05, sample_weight=None, robust: boo
     penalized = l2 > 0
     if robust and penalized.any():
         raise ValueError("inference: robust=True needs an unpenalized fit (l2 = 0)")
+    if n_classes > 2 and penalized.any():
+        raise ValueError("inference: a penalized multinomial fit (l2 > 0) has no reference-class form "
+                         "(the penalty is not invariant to shifting coefficients across classes); "
+                         "refit with l2 = 0")
     if not np.all(np.asarray(result.status) == CONVERGED):
         warnings.warn("inference: the fit did not converge (status != 'converged'); the standard errors "
                       "assume the objective is at its minimum", ConvergenceWarning, stacklevel=2)
@@ -199,10 +215,17 @@ def inference(result, X, y, alpha: float = 0.05, sample_weight=None, robust: boo
     names = names + (["intercept"] if fit_intercept else [])
 
     dtype = ds.X.dtype
+    if n_classes > 2:  # relative to the first class, one block [w_k..., b_k] per other class
+        coef = np.swapaxes(coef[..., 1:] - coef[..., :1], -1, -2)  # (..., K-1, n)
+        intercept = intercept[..., 1:] - intercept[..., :1]
+        labels = np.asarray(result.classes)
+        names = [f"{labels[k]}:{name}" for k in range(1, n_classes) for name in names]
     if fit_intercept:
         theta = np.concatenate([coef, intercept[..., None]], axis=-1)
     else:
         theta = coef
+    if n_classes > 2:
+        theta = theta.reshape(*theta.shape[:-2], -1)
     Xj, yj = jnp.asarray(ds.X), jnp.asarray(ds.y)
     if batched:
         fold_w = getattr(result, "fold_weights", None)
@@ -212,20 +235,21 @@ def inference(result, X, y, alpha: float = 0.05, sample_weight=None, robust: boo
         else:
             weights = np.broadcast_to(ds.sample_weight, (len(l2), ds.X.shape[0]))
         cols, cov = _wald_many(jnp.asarray(theta, dtype), Xj, yj, jnp.asarray(weights, dtype),
-                               jnp.asarray(l2, dtype), alpha, fit_intercept, bool(robust))
-        kind = [_kind(p, robust) for p in penalized]
+                               jnp.asarray(l2, dtype), alpha, fit_intercept, bool(robust), n_classes)
+        kind = [_kind(p, robust, n_classes) for p in penalized]
     else:
         cols, cov = _wald_jit(jnp.asarray(theta, dtype), Xj, yj, jnp.asarray(ds.sample_weight),
-                              jnp.asarray(l2[0], dtype), alpha, fit_intercept, bool(robust))
-        kind = _kind(penalized[0], robust)
+                              jnp.asarray(l2[0], dtype), alpha, fit_intercept, bool(robust), n_classes)
+        kind = _kind(penalized[0], robust, n_classes)
     cols = [np.asarray(c) for c in cols]
     return InferenceTable(names, *cols, np.asarray(cov), alpha, kind)
 
 
-def _kind(penalized: bool, robust: bool) -> str:
+def _kind(penalized: bool, robust: bool, n_classes: int) -> str:
     if penalized:
         return "Laplace posterior (l2 penalty)"
-    return "MLE, robust HC0" if robust else "MLE"
+    kind = "MLE, robust HC0" if robust else "MLE"
+    return kind + (", relative to the first class" if n_classes > 2 else "")
 
 
 __all__ = ["inference", "InferenceTable", "wald"]

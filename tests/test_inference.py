@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import statsmodels.api as sm
-from sklearn.datasets import load_breast_cancer
+from sklearn.datasets import load_breast_cancer, load_wine
 
 import jaxlr
 from jaxlr.inference import COLUMNS
@@ -88,7 +88,7 @@ def test_refuses_what_it_cannot_answer(cancer):
         jaxlr.inference(jaxlr.fit(X, y, l1=0.01, tol=1e-8), X, y)
     y3 = np.arange(len(y)) % 3
     with pytest.raises(ValueError, match="multinomial"):
-        jaxlr.inference(jaxlr.fit(X, y3, tol=1e-8), X, y3)
+        jaxlr.inference(jaxlr.fit(X, y3, l2=0.01, tol=1e-8), X, y3)
     with pytest.raises(ValueError, match="alpha"):
         jaxlr.inference(jaxlr.fit(X, y, tol=1e-10), X, y, alpha=1.5)
     with pytest.raises(ValueError, match="features"):
@@ -122,3 +122,20 @@ def test_table_rows_string_and_pandas(cancer, fitted):
     frame = table.to_pandas()
     assert isinstance(frame, pd.DataFrame) and frame.index[-1] == "intercept"
     assert frame.loc["mean radius", "coef"] == pytest.approx(table.coef[0])
+
+
+@pytest.mark.parametrize("robust", [False, True])
+def test_multinomial_matches_statsmodels_mnlogit(robust):
+    X, y = load_wine(return_X_y=True)
+    X = X[:, [1, 2, 3]]  # three weak features: not separable, the MLE exists
+    X = (X - X.mean(0)) / X.std(0)
+    result = jaxlr.fit(X, y, tol=1e-10)
+    table = jaxlr.inference(result, X, y, robust=robust)
+    ref = sm.MNLogit(y, sm.add_constant(X, prepend=False)).fit(
+        disp=0, method="newton", tol=1e-12, cov_type="HC0" if robust else "nonrobust")
+    # statsmodels: (n_features + 1, K - 1) relative to class 0; ours: one block per class
+    assert table.names[:4] == ["1:x0", "1:x1", "1:x2", "1:intercept"] and len(table.names) == 8
+    np.testing.assert_allclose(table.coef, np.asarray(ref.params).T.ravel(), rtol=1e-6)
+    np.testing.assert_allclose(table.std_err, np.asarray(ref.bse).T.ravel(), rtol=1e-6)
+    np.testing.assert_allclose(table.p_value, np.asarray(ref.pvalues).T.ravel(), rtol=1e-5)
+    assert "relative to the first class" in table.kind
