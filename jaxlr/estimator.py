@@ -31,10 +31,10 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import data as _data
-from .model import Params
+from .model import Params, init_params
 from .sweep import Lanes, chunk_size_for, run_lanes
 from .train import (
-    CONVERGED, ConvergenceWarning as _JaxlrConvergenceWarning, Hyper, Static, _n_params,
+    ConvergenceWarning as _JaxlrConvergenceWarning, Hyper, Static, _n_params,
     check_options, fit as _fit, warn_if_unfinished,
 )
 
@@ -381,7 +381,7 @@ class LogisticRegressionCV(_LogisticMixin, BaseEstimator):
             fold=jnp.asarray(fold_ids, jnp.int32),
         )
         static = Static(resolved, int(self.max_iter), True, None, bool(self.fit_intercept))
-        params0 = Params(*(jnp.asarray(a) for a in _init_shapes(Xp.shape[1], n_classes, dtype)))
+        params0 = init_params(Xp.shape[1], n_classes, dtype)
         chunk = chunk_size_for(n_lanes, Xp.shape[0], 1 if n_classes == 2 else n_classes,
                                _n_params(n_features, n_classes, self.fit_intercept), int(self.max_iter),
                                np.dtype(dtype).itemsize, resolved, 512 * 2**20)
@@ -395,9 +395,9 @@ class LogisticRegressionCV(_LogisticMixin, BaseEstimator):
         n_r, n_c = len(ratios), len(Cs)
         shape = (W.shape[0], n_r, n_c)
         coefs, intercepts = [], []
+        lane_coef, lane_intercept = np.asarray(raw.params.coef)[:, :n_features], np.asarray(raw.params.intercept)
         for k in range(n_lanes):
-            c, b = _sklearn_layout(raw.params.coef[k][:n_features], raw.params.intercept[k], n_classes,
-                                   self.fit_intercept)
+            c, b = _sklearn_layout(lane_coef[k], lane_intercept[k], n_classes, self.fit_intercept)
             coefs.append(c)
             intercepts.append(b)
         coefs, intercepts = np.asarray(coefs).reshape(*shape, *coefs[0].shape), \
@@ -452,12 +452,6 @@ class LogisticRegressionCV(_LogisticMixin, BaseEstimator):
             return super().score(X, y, sample_weight=sample_weight)
         kw = {} if sample_weight is None else {"sample_weight": sample_weight}
         return get_scorer(self.scoring)(self, X, y, **kw)
-
-
-def _init_shapes(n_features, n_classes, dtype):
-    if n_classes == 2:
-        return np.zeros(n_features, dtype), np.zeros((), dtype)
-    return np.zeros((n_features, n_classes), dtype), np.zeros(n_classes, dtype)
 
 
 class _Fitted(_LogisticMixin, BaseEstimator):
