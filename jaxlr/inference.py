@@ -137,24 +137,22 @@ class InferenceTable(NamedTuple):
 
     def __str__(self) -> str:
         level = f"{100 * (1 - self.alpha):g}%"
-        kinds = self.kind if isinstance(self.kind, str) else ", ".join(sorted(set(self.kind)))
-        head = ["name", *COLUMNS]
-        lines = [f"Wald inference ({kinds}), {level} intervals"]
-        if "Laplace" in kinds:
-            lines.append("  l2-penalized: posterior mode / sd under the penalty's Gaussian prior, "
+        kinds = [self.kind] if isinstance(self.kind, str) else list(self.kind)
+        title = [f"Wald inference, {level} intervals" + (f" ({kinds[0]})" if not self.is_sweep else "")]
+        if any("Laplace" in k for k in kinds):
+            title.append("l2-penalized: posterior mode / sd under the penalty's Gaussian prior, "
                          "not frequentist tests")
+        head = ["name", *COLUMNS]
+        lines = []  # a str is a model header, a list a row of cells
         for row in self.rows():
             if self.is_sweep and row["name"] == self.names[0]:
-                lines.append(f"model {row['model']}")
-            cells = [str(row["name"])] + [f"{row[c]:.6g}" for c in ("coef", "std_err", "z")] + [
-                f"{row['p_value']:.3g}", f"{row['ci_low']:.6g}", f"{row['ci_high']:.6g}"]
-            lines.append(cells)
-        table = [r for r in lines if isinstance(r, list)]
-        widths = [max(len(h), *(len(r[j]) for r in table)) for j, h in enumerate(head)]
+                lines.append(f"model {row['model']} ({kinds[row['model']]})")
+            lines.append([str(row["name"])] + [f"{row[c]:.6g}" for c in ("coef", "std_err", "z")]
+                         + [f"{row['p_value']:.3g}", f"{row['ci_low']:.6g}", f"{row['ci_high']:.6g}"])
+        cells = [r for r in lines if isinstance(r, list)]
+        widths = [max(len(h), *(len(r[j]) for r in cells)) for j, h in enumerate(head)]
         fmt = lambda cells: "  ".join(c.rjust(w) for c, w in zip(cells, widths))  # noqa: E731
-        text = [lines[0], fmt(head)] if lines else []
-        text += [fmt(r) if isinstance(r, list) else r for r in lines[1:]]
-        return "\n".join(text)
+        return "\n".join(title + [fmt(head)] + [fmt(r) if isinstance(r, list) else r for r in lines])
 
     __repr__ = __str__
 
