@@ -20,5 +20,18 @@ from .train import ConvergenceWarning as ConvergenceWarning
 from .train import FitResult as FitResult
 from .train import PerfectSeparationWarning as PerfectSeparationWarning
 from .train import fit as fit
+from .inference import InferenceTable as InferenceTable
+from .inference import inference as inference
+
+_ESTIMATORS = ("LogisticRegression", "LogisticRegressionCV")
+
+
+def __getattr__(name):
+    # the scikit-learn estimators load lazily: scikit-learn is an optional extra
+    if name in _ESTIMATORS:
+        from . import estimator
+
+        return getattr(estimator, name)
+    raise AttributeError(f"module 'jaxlr' has no attribute {name!r}")
 
 __version__ = "0.1.0"
