@@ -150,8 +150,9 @@ def _damped_newton_direction(hessian: jax.Array, grad: jax.Array, max_tries: int
 def _backtracking(fun, x, fx, grad, direction, max_halvings: int = 30, c: float = 1e-4):
     """Armijo backtracking: the largest ``t = 2^-k`` with ``f(x + t d) <= f(x) + c t g.d``.
 
-    If none qualifies (rounding at the optimum), take the full step when it does not
-    increase ``f``, else stay (``t = 0``).
+    If none qualifies, the decrease is usually below what floating point can measure (at the
+    optimum): then take the full step when ``f`` does not rise by more than rounding, since
+    the gradient, not ``f``, can still tell the step helped. Otherwise stay (``t = 0``).
     """
     slope = jnp.vdot(grad, direction)
 
@@ -168,7 +169,9 @@ def _backtracking(fun, x, fx, grad, direction, max_halvings: int = 30, c: float 
     t, ft, _ = jax.lax.while_loop(
         lambda c_: ~armijo(c_[0], c_[1]) & (c_[2] < max_halvings), body, (one, f_full, 0)
     )
-    return jnp.where(armijo(t, ft), t, jnp.where(f_full <= fx, one, 0.0 * one))
+    rounding = 100 * jnp.finfo(x.dtype).eps * jnp.maximum(jnp.abs(fx), 1.0)
+    unmeasurable = (-slope <= rounding) & (f_full <= fx + rounding)
+    return jnp.where(armijo(t, ft), t, jnp.where(unmeasurable, one, 0.0 * one))
 
 
 def newton() -> Solver:
