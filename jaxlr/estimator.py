@@ -255,8 +255,8 @@ class LogisticRegression(_LogisticMixin, BaseEstimator):
         # resolve "auto" on the true size (padding must not change the algorithm)
         solver, _ = check_options(
             solver=solver, steps=self.max_iter, tol=self.tol, batch_size=None,
-            fit_intercept=self.fit_intercept, n_samples=X.shape[0], uses_l1=l1 > 0,
-            n_params=_n_params(n_features, n_classes, self.fit_intercept),
+            fit_intercept=self.fit_intercept, n_samples=X.shape[0], n_features=n_features,
+            n_classes=n_classes, uses_l1=l1 > 0,
         )
         Xp, cp, wp = _pad(X, codes, weights)
         init = None
@@ -363,8 +363,8 @@ class LogisticRegressionCV(_LogisticMixin, BaseEstimator):
         uses_l1 = bool(np.any(np.asarray(pens)[:, 0] > 0))
         resolved, tol = check_options(
             solver=solver, steps=self.max_iter, tol=self.tol, batch_size=None,
-            fit_intercept=self.fit_intercept, n_samples=n_samples, uses_l1=uses_l1,
-            n_params=_n_params(n_features, n_classes, self.fit_intercept),
+            fit_intercept=self.fit_intercept, n_samples=n_samples, n_features=n_features,
+            n_classes=n_classes, uses_l1=uses_l1,
         )
         _data.check_scalar("learning_rate", self.learning_rate, minimum=0.0, strict=True)
         Xp, cp, _ = _pad(X, codes, weights)
