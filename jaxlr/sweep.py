@@ -187,18 +187,36 @@ def fold_masks(folds, n_samples: int, labels: np.ndarray) -> np.ndarray:
     return masks
 
 
+def lane_arrays(solver: Any, n_params: int, n_outputs: int) -> float:
+    """Upper bound on the (m, outputs)-sized temporaries one vmapped model holds at once.
+
+    Read off XLA's ``memory_analysis().temp_size_in_bytes`` on CPU (tests/test_chunking.py
+    checks it stays an upper bound): first-order solvers keep logits, losses, cotangents
+    and weights (~4 with one weight row, ~8 with folds); FISTA's backtracking a few more;
+    L-BFGS also ~(n_features) because its line search's ``lax.cond`` under ``vmap``
+    broadcasts X to every model; Newton's ``jax.hessian`` pushes ~p tangents through
+    the logits (per output).
+    """
+    if solver == "newton":
+        return 12 + 2.5 * n_params
+    if solver == "lbfgs":
+        return 16 + n_params / n_outputs
+    if solver == "fista":
+        return 11
+    return 9
+
+
 def chunk_size_for(n_models: int, n_samples: int, n_outputs: int, n_params: int, steps: int,
                    itemsize: int, solver: Any, memory_budget: int) -> int:
     """Models per chunk so that one chunk's temporaries fit in ``memory_budget`` bytes.
 
-    Per model: a handful of (m,)-sized temporaries (logits, per-sample losses and their
-    cotangents, the gathered weight row), the loss history, and parameter-sized solver
-    state (an (p, p) Hessian for Newton, ~2*10 vectors for L-BFGS).
+    Per model: ``lane_arrays`` (m, outputs)-sized temporaries, the loss history, and
+    parameter-sized solver state (an (p, p) Hessian for Newton, ~2*10 vectors for L-BFGS).
     """
-    per_model = 8 * n_samples * n_outputs + steps + 40 * n_params
+    per_model = lane_arrays(solver, n_params, n_outputs) * n_samples * n_outputs + steps + 40 * n_params
     if solver == "newton":
         per_model += 3 * n_params * n_params
-    per_model *= itemsize
+    per_model = int(per_model * itemsize)
     return int(max(1, min(n_models, memory_budget // max(1, per_model))))
 
 
