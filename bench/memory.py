@@ -52,7 +52,7 @@ def main(argv=None) -> int:
     parser.add_argument("--models", type=int, default=2048)
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--features", type=int, default=32)
-    parser.add_argument("--steps", type=int, default=50)
+    parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--memory-budget", type=int, default=None, help="bytes (default: jaxlr's)")
     parser.add_argument("--chunk-size", type=int, default=None)
     parser.add_argument("--json", action="store_true", help="print one JSON line")

@@ -10,7 +10,7 @@ sweep across hosts::
     jaxlr ... --coordinator-address hostA:12345 --num-processes 2 --process-id 1 --mesh 2x1
 
 Each process must pass the same data and options. Results are global arrays: each
-process holds the shards of its own devices; ``jaxlr.sharding.to_host`` gathers one.
+process holds the shards of its own devices; ``gather(result)`` brings them to every host.
 On clusters JAX can detect (SLURM, Open MPI, Kubernetes/TPU pods) the three values
 can be omitted: pass ``--distributed`` and ``jax.distributed.initialize()`` finds them.
 """
@@ -18,6 +18,7 @@ can be omitted: pass ``--distributed`` and ``jax.distributed.initialize()`` find
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 import jax
 
@@ -54,6 +55,22 @@ def initialize(coordinator_address: str | None = None, num_processes: int | None
 def shutdown() -> None:
     """Leave the job (``jax.distributed.shutdown``); harmless when never initialized."""
     jax.distributed.shutdown()
+
+
+def is_main_process() -> bool:
+    """True in process 0 (the one that should write files and print)."""
+    return jax.process_index() == 0
+
+
+def gather(result):
+    """A ``FitResult``/``SweepResult`` whose arrays are NumPy arrays on this host (the
+    shards of every process gathered), so ``table()``, ``rows()``, saving etc. work
+    anywhere. Every process must call it (it is a collective when arrays span hosts)."""
+    names = ("coef", "intercept", "loss_history", "n_iter", "status", "objective", "residual")
+    values = {n: _sharding.to_host(getattr(result, n)) for n in names}
+    if hasattr(result, "_replace"):  # FitResult, a NamedTuple
+        return result._replace(**values)
+    return dataclasses.replace(result, **values)
 
 
 def _mesh_shape(text: str) -> tuple[int, int]:

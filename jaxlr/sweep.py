@@ -397,11 +397,10 @@ def sweep(
         solver=resolved if isinstance(resolved, str) else repr(resolved), tol=tol, steps=int(steps),
         fit_intercept=bool(fit_intercept), batch_size=batch_size, chunk_size=chunk_size,
     )
-    status, residual = _sharding.to_host(raw.status), _sharding.to_host(raw.residual)  # shards of all hosts
     if tol is not None:
-        warn_if_unfinished(status, residual, tol, steps, label="sweep: ")
-    elif bool(np.any(status == DIVERGED)):
-        warn_if_unfinished(status, residual, 0.0, steps, label="sweep: ")
+        warn_if_unfinished(raw.status, raw.residual, tol, steps, label="sweep: ")
+    elif bool(jnp.any(raw.status == DIVERGED)):
+        warn_if_unfinished(raw.status, raw.residual, 0.0, steps, label="sweep: ")
     return SweepResult(raw.params.coef, raw.params.intercept, raw.loss_history, raw.n_iter, raw.status,
                        raw.objective, raw.residual, grid, ds.classes, config,
                        fold_weights=None if folds is None else W)

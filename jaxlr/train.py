@@ -311,11 +311,11 @@ def check_init_params(init, n_features, n_classes, dtype) -> Params:
 
 def warn_if_unfinished(status, residual, tol, steps, label: str = "") -> None:
     """``ConvergenceWarning`` for models that stopped at the budget (the Python API's diagnostic)."""
-    status = np.atleast_1d(np.asarray(status))
+    status = np.atleast_1d(_sharding.to_host(status))  # with several hosts, gathers their shards
     stuck = int(np.sum(status == MAX_ITER))
     diverged = int(np.sum(status == DIVERGED))
     if stuck:
-        worst = float(np.max(np.atleast_1d(np.asarray(residual))[status == MAX_ITER]))
+        worst = float(np.max(np.atleast_1d(_sharding.to_host(residual))[status == MAX_ITER]))
         warnings.warn(
             f"{label}{stuck} model(s) stopped at the budget of steps={steps} with max|grad| = "
             f"{worst:.3g} > tol = {tol:g}. Increase steps, standardize X, or try solver='newton' "

@@ -39,11 +39,14 @@ CHILD = textwrap.dedent(
     for name, shape in (("models", (2, 1)), ("rows", (1, 2))):
         r = jaxlr.sweep(X, y, solver="lbfgs", l2=[1e-3, 1e-2, 1e-1], steps=40,
                         mesh=sharding.make_mesh(*shape))
-        out[name] = {k: sharding.to_host(getattr(r, k)).tolist()
-                     for k in ("coef", "intercept", "objective", "status")}
         out[name + "_local_shards"] = len(r.coef.addressable_shards)
+        g = distributed.gather(r)
+        out[name] = {k: getattr(g, k).tolist() for k in ("coef", "intercept", "objective", "status")}
+        out[name + "_table_rows"] = len(g.rows())
     f = jaxlr.fit(X, y, solver="newton", l2=1e-2, mesh=sharding.make_mesh(1, 2))
-    out["fit"] = {"coef": sharding.to_host(f.coef).tolist(), "intercept": float(sharding.to_host(f.intercept))}
+    g = distributed.gather(f)
+    out["fit"] = {"coef": g.coef.tolist(), "intercept": float(g.intercept)}
+    out["main"] = distributed.is_main_process()
     print("JSON" + json.dumps(out), flush=True)
     distributed.shutdown()
     """
@@ -84,9 +87,11 @@ def test_two_processes_agree_with_one():
 
     ref = jaxlr.sweep(X, y, solver="lbfgs", l2=[1e-3, 1e-2, 1e-1], steps=40)
     ref_fit = jaxlr.fit(X, y, solver="newton", l2=1e-2)
+    assert [out["main"] for out in outs] == [True, False]
     for out in outs:
         assert (out["process_count"], out["devices"], out["local"]) == (2, 2, 1)
         assert out["models_local_shards"] == 1  # each process computes only its own models
+        assert out["models_table_rows"] == out["rows_table_rows"] == 3
         for name in ("models", "rows"):
             for key in ("coef", "intercept", "objective", "status"):
                 np.testing.assert_allclose(out[name][key], np.asarray(getattr(ref, key)), rtol=0, atol=1e-9)
