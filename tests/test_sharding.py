@@ -3,7 +3,8 @@
 JAX fixes the number of CPU devices when it starts, so the checks run in one subprocess
 with ``XLA_FLAGS=--xla_force_host_platform_device_count=4`` set before jax is imported;
 it compares every case against the single-device run and reports JSON that the tests
-below assert on. Rows (61) and model counts (6) deliberately do not divide the mesh.
+below assert on. Rows (61), model counts (6) and chunk sizes (4 of 6) deliberately do not divide the mesh;
+sweeps use gradient descent, L-BFGS (line search) with folds, Adam on minibatches; fits Newton.
 """
 
 import json
@@ -47,14 +48,14 @@ SCRIPT = textwrap.dedent(
         return (r.coef, r.intercept, r.loss_history, r.objective, r.residual, r.n_iter, r.status)
 
     cases = {
-        "gd6": dict(solver="gd", tol=None, steps=25, learning_rate=[0.1, 0.5, 1.0], l2=[1e-3, 1e-2]),
+        "gd6_chunked": dict(solver="gd", tol=None, steps=25, learning_rate=[0.1, 0.5, 1.0], l2=[1e-3, 1e-2],
+                            chunk_size=4),
         "gd8": dict(solver="gd", tol=None, steps=25, learning_rate=[0.1, 0.3, 0.5, 1.0], l2=[1e-3, 1e-2]),
         "lbfgs_folds": dict(solver="lbfgs", steps=60, l2=[1e-3, 1e-2], folds=3),
-        "newton_chunked": dict(solver="newton", steps=20, l2=[1e-3, 1e-2, 1e-1], chunk_size=2),
     }
     out = {"sweep": {}, "fit": {}, "spec": {}, "shard_rows": {}}
     refs = {name: jaxlr.sweep(X, y, **kw) for name, kw in cases.items()}
-    fit_ref = jaxlr.fit(X, y, solver="lbfgs", l2=1e-2)
+    fit_ref = jaxlr.fit(X, y, solver="newton", l2=1e-2)
     mb_ref = jaxlr.sweep(Xb, yb, solver="adam", batch_size=16, steps=12, learning_rate=[0.05, 0.1], seeds=2)
     for shape in ["4x1", "1x4", "2x2"]:
         mesh = make_mesh(*map(int, shape.split("x")))
@@ -63,7 +64,7 @@ SCRIPT = textwrap.dedent(
             out["sweep"][f"{name}/{shape}"] = [len(r), diff(fields(r), fields(refs[name]))]
             out["spec"][f"{name}/{shape}"] = [list(r.coef.sharding.spec), list(r.loss_history.sharding.spec),
                                               sorted({s.data.shape[0] for s in r.coef.addressable_shards})]
-        f = jaxlr.fit(X, y, solver="lbfgs", l2=1e-2, mesh=mesh)
+        f = jaxlr.fit(X, y, solver="newton", l2=1e-2, mesh=mesh)
         out["fit"][shape] = diff(fields(f), fields(fit_ref))
         r = jaxlr.sweep(Xb, yb, solver="adam", batch_size=16, steps=12, learning_rate=[0.05, 0.1], seeds=2,
                         mesh=mesh)
@@ -73,6 +74,12 @@ SCRIPT = textwrap.dedent(
             out.setdefault("minibatch_error", {})[shape] = None
         except ValueError as err:
             out.setdefault("minibatch_error", {})[shape] = str(err)
+
+    # the host-stepped path (progress reports, as the CLI uses) on a 2x2 mesh
+    calls = []
+    r = jaxlr.sweep(X, y, mesh=make_mesh(2, 2), progress=lambda done, total: calls.append(done),
+                    progress_every=10, **cases["gd8"])
+    out["progress"] = [diff(fields(r), fields(refs["gd8"])), len(calls)]
 
     # XLA, not jaxlr, reduces over the rows: the 1x4 program holds an all-reduce, and X is split.
     mesh = make_mesh(1, 4)
@@ -87,6 +94,12 @@ SCRIPT = textwrap.dedent(
     hlo = sweep_mod._train_lanes_jit.lower(Xs, ys, Ws, lanes, init_params(3, 2, np.float64),
                                            Static("gd", 3, False, None, True)).compile().as_text()
     out["all_reduce"] = "all-reduce" in hlo
+
+    # the same shapes on the same mesh again: no new compilation
+    from jaxlr.train import trace_count
+    before = trace_count()
+    jaxlr.sweep(X, y, mesh=make_mesh(2, 2), **cases["gd8"])
+    out["retraced"] = trace_count() - before
 
     # a mesh from jax.make_mesh (Explicit axes) works too
     explicit = jax.make_mesh((2, 2), ("models", "data"))
@@ -109,10 +122,10 @@ def report():
 
 
 @pytest.mark.parametrize("mesh", MESHES)
-@pytest.mark.parametrize("case", ["gd6", "gd8", "lbfgs_folds", "newton_chunked", "minibatch"])
+@pytest.mark.parametrize("case", ["gd6_chunked", "gd8", "lbfgs_folds", "minibatch"])
 def test_sharded_sweep_equals_single_device(report, case, mesh):
     n_models, err = report["sweep"][f"{case}/{mesh}"]
-    assert n_models == {"gd6": 6, "gd8": 8, "lbfgs_folds": 6, "newton_chunked": 3, "minibatch": 4}[case]
+    assert n_models == {"gd6_chunked": 6, "gd8": 8, "lbfgs_folds": 6, "minibatch": 4}[case]
     assert err <= 1e-9
 
 
@@ -166,3 +179,13 @@ def test_bad_mesh_is_rejected_before_compiling():
     bad = Mesh(np.array(jax.devices()[:1]), ("batch",))
     with pytest.raises(ValueError, match="mesh"):
         jaxlr.fit(X, y, steps=2, mesh=bad)
+
+
+def test_progress_path_on_a_mesh(report):
+    err, n_calls = report["progress"]
+    assert err <= 1e-9
+    assert n_calls >= 2
+
+
+def test_same_mesh_same_shapes_do_not_recompile(report):
+    assert report["retraced"] == 0
