@@ -403,9 +403,10 @@ def fit(
     static = Static(resolved, int(steps), tol is not None, batch_size, bool(fit_intercept))
     dtype = ds.X.dtype
     hyper = Hyper(*(jnp.asarray(v, dtype) for v in (learning_rate, l1, l2, 0.0 if tol is None else tol)))
-    Xj, yj, wj = jnp.asarray(ds.X), jnp.asarray(ds.y), jnp.asarray(ds.sample_weight)
     key = jax.random.key(seed)
-    if mesh is not None:
+    if mesh is None:
+        Xj, yj, wj = jnp.asarray(ds.X), jnp.asarray(ds.y), jnp.asarray(ds.sample_weight)
+    else:  # no whole copy of X on one device first: each device receives only its rows
         Xj, yj, wj, hyper, key, params0 = _place_fit(mesh, ds, hyper, key, params0, batch_size)
 
     if progress is None:
@@ -442,8 +443,8 @@ def _place_fit(mesh, ds, hyper, key, params0, batch_size):
                          f"mesh size ({n_dev}); padding rows would change the minibatches")
     X, y, w = _sharding.pad_rows(ds.X, ds.y, ds.sample_weight, n_dev)
     rows = tuple(mesh.axis_names)
-    return (_sharding.put(X, mesh, _sharding.spec(mesh, rows, None)), _sharding.put(y, mesh, _sharding.spec(mesh, rows)),
-            _sharding.put(w, mesh, _sharding.spec(mesh, rows)), *_sharding.replicate((hyper, key, params0), mesh))
+    placed = (_sharding.put(a, mesh, _sharding.spec(mesh, rows, *[None] * (a.ndim - 1))) for a in (X, y, w))
+    return (*placed, *_sharding.replicate((hyper, key, params0), mesh))
 
 
 def run_in_chunks(X, y, w, hyper, key, params0, static: Static, progress, every=None) -> RawResult:
