@@ -18,6 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import data as _data
+from . import sharding as _sharding
 from .model import Params
 from .train import (
     RUNNING, STATUS_NAMES, FitResult, Hyper, RawResult, Static, _n_params,
@@ -36,30 +37,36 @@ class Lanes(NamedTuple):
     fold: jax.Array  # row of the (F, m) weight matrix this model trains on
 
 
+def _lane_weights(W, fold):
+    """Lane's row of W. Without folds (one row) it is indexed statically, so under ``vmap``
+    all lanes share it instead of gathering a (lanes, m) copy."""
+    return W[0] if W.shape[0] == 1 else W[fold]
+
+
 def _train_lanes(X, y, W, lanes: Lanes, params0: Params, static: Static) -> RawResult:
     def one(hyper, key, fold):
-        return train(X, y, W[fold], hyper, key, params0, static)
+        return train(X, y, _lane_weights(W, fold), hyper, key, params0, static)
 
     return jax.vmap(one)(lanes.hyper, lanes.key, lanes.fold)
 
 
 def _init_lanes(X, y, W, lanes: Lanes, params0: Params, static: Static):
     def one(hyper, key, fold):
-        return init_state(X, y, W[fold], hyper, key, params0, static)
+        return init_state(X, y, _lane_weights(W, fold), hyper, key, params0, static)
 
     return jax.vmap(one)(lanes.hyper, lanes.key, lanes.fold)
 
 
 def _advance_lanes(state, start, X, y, W, lanes: Lanes, static: Static, n_steps: int):
     def one(s, hyper, key, fold):
-        return advance(s, start, X, y, W[fold], hyper, key, static, n_steps)
+        return advance(s, start, X, y, _lane_weights(W, fold), hyper, key, static, n_steps)
 
     return jax.vmap(one)(state, lanes.hyper, lanes.key, lanes.fold)
 
 
 def _finalize_lanes(state, X, y, W, lanes: Lanes, static: Static) -> RawResult:
     def one(s, hyper, fold):
-        return finalize(s, X, y, W[fold], hyper, static)
+        return finalize(s, X, y, _lane_weights(W, fold), hyper, static)
 
     return jax.vmap(one)(state, lanes.hyper, lanes.fold)
 
@@ -180,18 +187,36 @@ def fold_masks(folds, n_samples: int, labels: np.ndarray) -> np.ndarray:
     return masks
 
 
+def lane_arrays(solver: Any, n_params: int, n_outputs: int) -> float:
+    """Upper bound on the (m, outputs)-sized temporaries one vmapped model holds at once.
+
+    Read off XLA's ``memory_analysis().temp_size_in_bytes`` on CPU (tests/test_chunking.py
+    checks it stays an upper bound): first-order solvers keep logits, losses, cotangents
+    and weights (~4 with one weight row, ~8 with folds); FISTA's backtracking a few more;
+    L-BFGS also ~(n_features) because its line search's ``lax.cond`` under ``vmap``
+    broadcasts X to every model; Newton's ``jax.hessian`` pushes ~p tangents through
+    the logits (per output).
+    """
+    if solver == "newton":
+        return 12 + 2.5 * n_params
+    if solver == "lbfgs":
+        return 16 + n_params / n_outputs
+    if solver == "fista":
+        return 11
+    return 9
+
+
 def chunk_size_for(n_models: int, n_samples: int, n_outputs: int, n_params: int, steps: int,
                    itemsize: int, solver: Any, memory_budget: int) -> int:
     """Models per chunk so that one chunk's temporaries fit in ``memory_budget`` bytes.
 
-    Per model: a handful of (m,)-sized temporaries (logits, per-sample losses and their
-    cotangents, the gathered weight row), the loss history, and parameter-sized solver
-    state (an (p, p) Hessian for Newton, ~2*10 vectors for L-BFGS).
+    Per model: ``lane_arrays`` (m, outputs)-sized temporaries, the loss history, and
+    parameter-sized solver state (an (p, p) Hessian for Newton, ~2*10 vectors for L-BFGS).
     """
-    per_model = 8 * n_samples * n_outputs + steps + 40 * n_params
+    per_model = lane_arrays(solver, n_params, n_outputs) * n_samples * n_outputs + steps + 40 * n_params
     if solver == "newton":
         per_model += 3 * n_params * n_params
-    per_model *= itemsize
+    per_model = int(per_model * itemsize)
     return int(max(1, min(n_models, memory_budget // max(1, per_model))))
 
 
@@ -207,8 +232,11 @@ def _pad_lanes(lanes: Lanes, size: int) -> Lanes:
 
 def run_lanes(X, y, W, lanes: Lanes, params0: Params, static: Static, *, chunk_size: int,
               progress: Callable[[int, int], None] | None = None, progress_every: int | None = None,
-              checkpoint: Checkpoint | None = None) -> RawResult:
-    """Train all lanes, ``chunk_size`` at a time, with one compiled program per chunk size."""
+              checkpoint: Checkpoint | None = None,
+              place: Callable[[Lanes], Lanes] | None = None) -> RawResult:
+    """Train all lanes, ``chunk_size`` at a time, with one compiled program per chunk size.
+
+    ``place`` lays each padded chunk of lanes out on devices (a mesh's "models" axis)."""
     n_models = int(lanes.fold.shape[0])
     parts = []
     n_chunks = -(-n_models // chunk_size)
@@ -217,12 +245,15 @@ def run_lanes(X, y, W, lanes: Lanes, params0: Params, static: Static, *, chunk_s
         part = checkpoint.load(c) if checkpoint is not None else None
         if part is None:
             chunk = _pad_lanes(jax.tree_util.tree_map(lambda a: a[lo:hi], lanes), chunk_size)
+            if place is not None:
+                chunk = place(chunk)
             if progress is None:
                 part = _train_lanes_jit(X, y, W, chunk, params0, static)
             else:
                 part = _run_chunk_stepwise(X, y, W, chunk, params0, static, progress, progress_every,
                                            lo, n_models)
-            part = jax.tree_util.tree_map(lambda a: a[: hi - lo], part)
+            if hi - lo < chunk_size:  # a full chunk is left as is: slicing would drop its sharding
+                part = jax.tree_util.tree_map(lambda a: a[: hi - lo], part)
             if checkpoint is not None:
                 checkpoint.save(c, part)
         parts.append(part)
@@ -270,6 +301,7 @@ def sweep(
     progress: Callable[[int, int], None] | None = None,
     progress_every: int | None = None,
     checkpoint: Checkpoint | None = None,
+    mesh=None,
 ) -> SweepResult:
     """Train the cartesian grid ``seeds x learning_rate x l2 x l1 (x folds)`` in one compiled,
     ``vmap``ped program. Each of ``learning_rate``, ``l2``, ``l1`` is a number or a sequence;
@@ -279,6 +311,12 @@ def sweep(
     each fold trains on its training rows through a 0/1 weight mask.
     Model ``k`` equals ``fit`` with the settings in ``grid[k]``. Lanes are processed in chunks
     of ``chunk_size`` (default: as many as fit in ``memory_budget`` bytes of temporaries).
+
+    ``mesh``: a ``jax.sharding.Mesh`` with axes "models" and/or "data" (see
+    ``jaxlr.sharding``): lanes are split over "models", rows over "data", and the result
+    arrays stay sharded over "models" (replicated when the number of models is not a
+    multiple of that axis: JAX arrays cannot be split unevenly). ``memory_budget`` is then
+    per device.
     """
     ds = _data.check_dataset(X, y, sample_weight, class_weight)
     n_samples, n_features = ds.X.shape
@@ -325,16 +363,36 @@ def sweep(
     )
     params0 = check_init_params(init, n_features, ds.n_classes, dtype)
     static = Static(resolved, int(steps), tol is not None, batch_size, bool(fit_intercept))
+    n_lane_dev, n_row_dev = 1, 1
+    if mesh is not None:
+        mesh = _sharding.check_mesh(mesh)
+        n_lane_dev, n_row_dev = (_sharding.axis_size(mesh, a) for a in _sharding.AXES)
+        if batch_size and n_samples % n_row_dev:
+            raise ValueError(f"mesh: with batch_size, n_samples ({n_samples}) must be a multiple of the "
+                             f"'data' axis size ({n_row_dev}); padding rows would change the minibatches")
     if chunk_size is None:
         n_outputs = 1 if ds.n_classes == 2 else ds.n_classes
-        chunk_size = chunk_size_for(n_models, n_samples, n_outputs, n_params, int(steps),
-                                    dtype.itemsize, resolved, memory_budget)
+        per_device = chunk_size_for(-(-n_models // n_lane_dev), -(-n_samples // n_row_dev), n_outputs,
+                                    n_params, int(steps), dtype.itemsize, resolved, memory_budget)
+        chunk_size = per_device * n_lane_dev
     else:
         chunk_size = min(_data.check_scalar("chunk_size", chunk_size, minimum=1, integer=True), n_models)
+        chunk_size = -(-chunk_size // n_lane_dev) * n_lane_dev  # whole lanes per device
 
-    raw = run_lanes(jnp.asarray(ds.X), jnp.asarray(ds.y), jnp.asarray(W, dtype), lanes, params0, static,
+    X_, y_, W_ = ds.X, ds.y, np.asarray(W, dtype)
+    place = None
+    if mesh is None:
+        X_, y_, W_ = jnp.asarray(X_), jnp.asarray(y_), jnp.asarray(W_)
+    else:
+        X_, y_, W_ = _sharding.pad_rows(X_, y_, W_, n_row_dev)
+        X_ = _sharding.put(X_, mesh, _sharding.spec(mesh, "data", None))
+        y_ = _sharding.put(y_, mesh, _sharding.spec(mesh, "data"))
+        W_ = _sharding.put(W_, mesh, _sharding.spec(mesh, None, "data"))
+        params0 = _sharding.replicate(params0, mesh)
+        place = lambda chunk: _sharding.put_tree(chunk, mesh, _sharding.spec(mesh, "models"))  # noqa: E731
+    raw = run_lanes(X_, y_, W_, lanes, params0, static,
                     chunk_size=chunk_size, progress=progress, progress_every=progress_every,
-                    checkpoint=checkpoint)
+                    checkpoint=checkpoint, place=place)
     config = dict(
         solver=resolved if isinstance(resolved, str) else repr(resolved), tol=tol, steps=int(steps),
         fit_intercept=bool(fit_intercept), batch_size=batch_size, chunk_size=chunk_size,

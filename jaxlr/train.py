@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import data as _data
+from . import sharding as _sharding
 from .losses import smooth_objective
 from .model import Params, init_params
 from .solvers import (
@@ -311,11 +312,11 @@ def check_init_params(init, n_features, n_classes, dtype) -> Params:
 
 def warn_if_unfinished(status, residual, tol, steps, label: str = "") -> None:
     """``ConvergenceWarning`` for models that stopped at the budget (the Python API's diagnostic)."""
-    status = np.atleast_1d(np.asarray(status))
+    status = np.atleast_1d(_sharding.to_host(status))  # with several hosts, gathers their shards
     stuck = int(np.sum(status == MAX_ITER))
     diverged = int(np.sum(status == DIVERGED))
     if stuck:
-        worst = float(np.max(np.atleast_1d(np.asarray(residual))[status == MAX_ITER]))
+        worst = float(np.max(np.atleast_1d(_sharding.to_host(residual))[status == MAX_ITER]))
         warnings.warn(
             f"{label}{stuck} model(s) stopped at the budget of steps={steps} with max|grad| = "
             f"{worst:.3g} > tol = {tol}. Increase steps, standardize X, or try solver='newton' "
@@ -368,6 +369,7 @@ def fit(
     init=None,
     progress: Callable[[int, int], None] | None = None,
     progress_every: int | None = None,
+    mesh=None,
 ) -> FitResult:
     """Fit one logistic-regression model.
 
@@ -384,6 +386,9 @@ def fit(
     ``batch_size``: minibatches reshuffled every epoch from ``seed`` (remainder dropped).
     ``progress(steps_done, steps)`` is called on the host between chunks of
     ``progress_every`` steps.
+    ``mesh``: a ``jax.sharding.Mesh`` (axes "models" and/or "data"); one model has no
+    models axis to split, so the rows are split over every axis of the mesh (padded with
+    zero-weight rows) and XLA reduces the gradients; the parameters are replicated.
     """
     ds = _data.check_dataset(X, y, sample_weight, class_weight)
     n_samples, n_features = ds.X.shape
@@ -399,8 +404,11 @@ def fit(
     static = Static(resolved, int(steps), tol is not None, batch_size, bool(fit_intercept))
     dtype = ds.X.dtype
     hyper = Hyper(*(jnp.asarray(v, dtype) for v in (learning_rate, l1, l2, 0.0 if tol is None else tol)))
-    Xj, yj, wj = jnp.asarray(ds.X), jnp.asarray(ds.y), jnp.asarray(ds.sample_weight)
     key = jax.random.key(seed)
+    if mesh is None:
+        Xj, yj, wj = jnp.asarray(ds.X), jnp.asarray(ds.y), jnp.asarray(ds.sample_weight)
+    else:  # no whole copy of X on one device first: each device receives only its rows
+        Xj, yj, wj, hyper, key, params0 = _place_fit(mesh, ds, hyper, key, params0, batch_size)
 
     if progress is None:
         raw = _train_jit(Xj, yj, wj, hyper, key, params0, static)
@@ -424,6 +432,19 @@ def fit(
             stacklevel=2,
         )
     return result
+
+
+def _place_fit(mesh, ds, hyper, key, params0, batch_size):
+    """Rows split over all mesh axes (padded with zero weight), everything else replicated."""
+    mesh = _sharding.check_mesh(mesh)
+    n_dev = int(mesh.devices.size)
+    if batch_size and ds.X.shape[0] % n_dev:
+        raise ValueError(f"mesh: with batch_size, n_samples ({ds.X.shape[0]}) must be a multiple of the "
+                         f"mesh size ({n_dev}); padding rows would change the minibatches")
+    X, y, w = _sharding.pad_rows(ds.X, ds.y, ds.sample_weight, n_dev)
+    rows = tuple(mesh.axis_names)
+    placed = (_sharding.put(a, mesh, _sharding.spec(mesh, rows, *[None] * (a.ndim - 1))) for a in (X, y, w))
+    return (*placed, *_sharding.replicate((hyper, key, params0), mesh))
 
 
 def run_in_chunks(X, y, w, hyper, key, params0, static: Static, progress, every=None) -> RawResult:
