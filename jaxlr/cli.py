@@ -147,12 +147,30 @@ def _add_run_options(parser):
 
 
 def _add_distributed_options(p):
-    """Multi-host options (process id, coordinator address, ...) go here, in their own group,
-    and are applied in ``_init_distributed`` before JAX creates any array."""
+    """``--mesh`` and the multi-host options (see ``jaxlr.distributed``)."""
+    from .distributed import add_distributed_arguments
+
+    add_distributed_arguments(p)
 
 
 def _init_distributed(args) -> None:
-    """Set up multi-host JAX from the options added in ``_add_distributed_options`` (none yet)."""
+    """Join a multi-process job if asked, and build the ``--mesh`` (``args.device_mesh``)
+    before JAX creates any array."""
+    from .distributed import initialize_from_args
+
+    try:
+        args.device_mesh = initialize_from_args(args)
+    except (ValueError, RuntimeError) as err:
+        raise UsageError(f"--mesh / multi-host options: {err}") from None
+
+
+def _gathered(result):
+    """The result with every process's shards on this host; ``None`` in processes other
+    than process 0, which write nothing."""
+    from . import distributed
+
+    result = distributed.gather(result)
+    return result if distributed.is_main_process() else None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -357,6 +375,15 @@ class DirCheckpoint:
     def save(self, chunk: int, result) -> None:
         import numpy as np
 
+        from .distributed import is_main_process
+        from .sharding import to_host
+
+        values = dict(coef=result.params.coef, intercept=result.params.intercept, n_iter=result.n_iter,
+                      status=result.status, loss_history=result.loss_history, objective=result.objective,
+                      residual=result.residual)
+        values = {k: to_host(v) for k, v in values.items()}  # a collective when chunks span hosts
+        if not is_main_process():
+            return
         if not self._started:
             os.makedirs(self.directory, exist_ok=True)
             for name in os.listdir(self.directory):
@@ -365,9 +392,6 @@ class DirCheckpoint:
                     os.unlink(os.path.join(self.directory, name))
             _write_json(os.path.join(self.directory, "key.json"), self.key)
             self._started = True
-        values = dict(coef=result.params.coef, intercept=result.params.intercept, n_iter=result.n_iter,
-                      status=result.status, loss_history=result.loss_history, objective=result.objective,
-                      residual=result.residual)
         _write_npz(self._chunk_path(chunk), **{k: np.asarray(v) for k, v in values.items()})
         _debug_stop(chunk)
 
@@ -579,11 +603,15 @@ def _fit(args) -> int:
             result = jaxlr.fit(X[train], codes[train], solver=args.solver, learning_rate=args.learning_rate,
                                steps=args.steps, tol=args.tol, l2=args.l2, l1=args.l1,
                                fit_intercept=args.fit_intercept, class_weight=args.class_weight,
-                               batch_size=args.batch_size, seed=args.seed, progress=progress.callback)
+                               batch_size=args.batch_size, seed=args.seed, progress=progress.callback,
+                               mesh=args.device_mesh)
     except (ValueError, TypeError) as err:
         progress.close(False)
         raise _api_error(err) from None
     progress.close(True)
+    result = _gathered(result)
+    if result is None:
+        return 0
 
     coef, intercept = np.asarray(result.coef)[None], np.asarray(result.intercept)[None]
     m = X.shape[0]
@@ -657,11 +685,14 @@ def _sweep(args) -> int:
                                  l2=args.l2, l1=args.l1, solver=args.solver, steps=args.steps, tol=args.tol,
                                  fit_intercept=args.fit_intercept, class_weight=args.class_weight,
                                  batch_size=args.batch_size, folds=args.folds, chunk_size=args.chunk_size,
-                                 progress=progress.callback, checkpoint=checkpoint)
+                                 progress=progress.callback, checkpoint=checkpoint, mesh=args.device_mesh)
     except (ValueError, TypeError) as err:
         progress.close(False)
         raise _api_error(err) from None
     progress.close(True)
+    result = _gathered(result)
+    if result is None:
+        return 0
 
     coef, intercept = np.asarray(result.coef), np.asarray(result.intercept)
     K, m = len(result), X.shape[0]

@@ -303,3 +303,29 @@ def test_bench_forwards_its_arguments(env, tmp_path):
     e = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"}
     proc = run(env, "bench", "--quick", "x", extra_env=e)
     assert proc.returncode == 0 and "bench got ['--quick', 'x']" in proc.stdout
+
+
+def test_sweep_on_a_device_mesh_equals_one_device(env, cancer, tmp_path):
+    """--mesh splits models and rows over 4 (forced host) devices; results.csv is unchanged."""
+    path = cancer[0]
+    args = ["sweep", path, "--target", "diagnosis", "--seeds", "2", "--l2", "0.001,0.01,0.1",
+            "--solver", "newton", "--quiet"]
+    one = run(env, *args, "--out", tmp_path / "one")
+    four = run(env, *args, "--mesh", "2x2", "--out", tmp_path / "four",
+               extra_env={"XLA_FLAGS": "--xla_force_host_platform_device_count=4"})
+    assert one.returncode == 0 and four.returncode == 0, four.stderr
+    a, b = read_rows(tmp_path / "one" / "results.csv"), read_rows(tmp_path / "four" / "results.csv")
+    assert [r["status"] for r in b] == ["converged"] * 6
+    for ra, rb in zip(a, b):
+        for key in ("objective", "train_loss", "train_auc"):
+            assert abs(float(ra[key]) - float(rb[key])) <= 1e-9, key
+    manifest = json.loads((tmp_path / "four" / "run.json").read_text())
+    assert "'models': 2, 'data': 2" in manifest["config"]["device_mesh"]
+
+
+def test_incomplete_multi_host_options_are_refused(env, cancer, tmp_path):
+    proc = run(env, "fit", cancer[0], "--target", "diagnosis", "--num-processes", "2",
+               "--out", tmp_path / "out")
+    assert proc.returncode == 2
+    assert "--coordinator-address, --num-processes and --process-id go together" in proc.stderr
+    assert "Traceback" not in proc.stderr and not (tmp_path / "out").exists()
