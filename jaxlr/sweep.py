@@ -217,8 +217,11 @@ def run_lanes(X, y, W, lanes: Lanes, params0: Params, static: Static, *, chunk_s
         part = checkpoint.load(c) if checkpoint is not None else None
         if part is None:
             chunk = _pad_lanes(jax.tree_util.tree_map(lambda a: a[lo:hi], lanes), chunk_size)
-            if progress is None:
+            if progress is None and static.to_tolerance and chunk_size >= COMPACT_MIN_LANES:
+                part = _run_chunk_compacted(X, y, W, chunk, params0, static)
+            elif progress is None:
                 part = _train_lanes_jit(X, y, W, chunk, params0, static)
+                _WORK[0] += chunk_size * static.steps if not static.to_tolerance else 0
             else:
                 part = _run_chunk_stepwise(X, y, W, chunk, params0, static, progress, progress_every,
                                            lo, n_models)
@@ -231,6 +234,50 @@ def run_lanes(X, y, W, lanes: Lanes, params0: Params, static: Static, *, chunk_s
     if len(parts) == 1:
         return parts[0]
     return jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *parts)
+
+
+COMPACT_MIN_LANES = 8  # below this, one vmapped while_loop (one program) is cheaper
+COMPACT_EVERY = 8  # steps between re-batching the running lanes
+_WORK = [0]
+
+
+def lane_steps_computed() -> int:
+    """Model-steps the compacted to-tolerance loops computed in this process (padding included)."""
+    return _WORK[0]
+
+
+_gather_jit = jax.jit(lambda tree, idx: jax.tree_util.tree_map(lambda a: a[idx], tree))
+_scatter_jit = jax.jit(
+    lambda tree, idx, sub: jax.tree_util.tree_map(lambda a, b: a.at[idx].set(b), tree, sub),
+    donate_argnums=(0,),
+)
+
+
+def _bucket(n_running: int, width: int) -> int:
+    """Smallest power of two >= ``n_running`` (capped at ``width``): each size compiles once."""
+    return min(width, 1 << max(0, (n_running - 1).bit_length()))
+
+
+def _run_chunk_compacted(X, y, W, lanes, params0, static):
+    """To tolerance, with stopped lanes costing nothing: every ``COMPACT_EVERY`` steps the
+    running lanes are gathered into a power-of-two bucket, advanced, and scattered back.
+    A plain ``vmap`` of a ``while_loop`` would run every lane until the slowest stops."""
+    state = _init_lanes_jit(X, y, W, lanes, params0, static)
+    width = int(lanes.fold.shape[0])
+    done = 0
+    while done < static.steps:
+        running = np.flatnonzero(np.asarray(state.status) == RUNNING)
+        if running.size == 0:
+            break
+        size = _bucket(running.size, width)
+        idx = jnp.asarray(np.concatenate([running, np.repeat(running[-1:], size - running.size)]))
+        sub_lanes = _gather_jit(lanes, idx) if size < width else lanes
+        sub = _gather_jit(state, idx) if size < width else state
+        sub = _advance_lanes_jit(sub, done, X, y, W, sub_lanes, static, COMPACT_EVERY)
+        _WORK[0] += size * (int(jnp.max(sub.steps_done)) - done)
+        state = _scatter_jit(state, idx, sub) if size < width else sub
+        done += COMPACT_EVERY
+    return _finalize_lanes_jit(state, X, y, W, lanes, static)
 
 
 def _run_chunk_stepwise(X, y, W, lanes, params0, static, progress, every, models_before, n_models):
