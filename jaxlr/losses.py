@@ -20,9 +20,16 @@ from .model import Params, logits as model_logits
 
 
 def binary_log_loss(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Per-sample binary log-loss ``y softplus(-z) + (1-y) softplus(z)``; labels in [0, 1]."""
+    """Per-sample binary log-loss ``y softplus(-z) + (1-y) softplus(z)``; labels in [0, 1].
+
+    Computed as ``y max(-z, 0) + (1-y) max(z, 0) + log1p(exp(-|z|))``: ``jax.nn.softplus(z)``
+    is ``max(z, 0) + log1p(exp(-|z|))`` and the two terms share ``log1p(exp(-|z|))``, so the
+    value is the same bits for 0/1 labels, with one ``exp`` instead of two. ``jax.grad`` of
+    this form is ~20x cheaper than through ``logaddexp``'s derivative rule (bench/README.md).
+    """
     labels = jnp.asarray(labels, logits.dtype)
-    return labels * jax.nn.softplus(-logits) + (1 - labels) * jax.nn.softplus(logits)
+    shared = jnp.log1p(jnp.exp(-jnp.abs(logits)))
+    return labels * jnp.maximum(-logits, 0) + (1 - labels) * jnp.maximum(logits, 0) + shared
 
 
 def softmax_log_loss(logits: jax.Array, labels: jax.Array) -> jax.Array:

@@ -24,7 +24,7 @@ import numpy as np
 
 from . import data as _data
 from .losses import smooth_objective
-from .model import Params, init_params
+from .model import Params, init_params, with_transpose
 from .solvers import (
     Problem, l1_norm, make_solver, optimality_residual, resolve_solver, tree_where,
     uses_learning_rate,
@@ -399,6 +399,8 @@ def fit(
     dtype = ds.X.dtype
     hyper = Hyper(*(jnp.asarray(v, dtype) for v in (learning_rate, l1, l2, 0.0 if tol is None else tol)))
     Xj, yj, wj = jnp.asarray(ds.X), jnp.asarray(ds.y), jnp.asarray(ds.sample_weight)
+    if batch_size is None and resolved != "newton":  # reverse-mode only solvers: faster X^T r
+        Xj = with_transpose(Xj)
     key = jax.random.key(seed)
 
     if progress is None:
