@@ -237,7 +237,7 @@ def run_lanes(X, y, W, lanes: Lanes, params0: Params, static: Static, *, chunk_s
 
 
 COMPACT_MIN_LANES = 8  # below this, one vmapped while_loop (one program) is cheaper
-COMPACT_EVERY = 8  # steps between re-batching the running lanes
+COMPACT_EVERY = 4  # steps between re-batching the running lanes
 _WORK = [0]
 
 
@@ -254,8 +254,12 @@ _scatter_jit = jax.jit(
 
 
 def _bucket(n_running: int, width: int) -> int:
-    """Smallest power of two >= ``n_running`` (capped at ``width``): each size compiles once."""
-    return min(width, 1 << max(0, (n_running - 1).bit_length()))
+    """Smallest size ``2^k`` or ``3 * 2^(k-1)`` that holds ``n_running`` lanes (capped at
+    ``width``): at most a third of a bucket is padding, and each size compiles once."""
+    size = 1 << max(0, (n_running - 1).bit_length())
+    if size >= 4 and 3 * size // 4 >= n_running:
+        size = 3 * size // 4
+    return min(width, size)
 
 
 def _run_chunk_compacted(X, y, W, lanes, params0, static):
