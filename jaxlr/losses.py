@@ -25,7 +25,7 @@ def binary_log_loss(logits: jax.Array, labels: jax.Array) -> jax.Array:
     ``jax.nn.softplus(z)`` is ``max(z, 0) + log1p(exp(-|z|))`` and both terms share
     ``log1p(exp(-|z|))``, so this computes ``[(1-y) z if z >= 0 else -y z] + log1p(exp(-|z|))``:
     the same value (the same bits for 0/1 labels) with one ``exp`` instead of two, and a
-    ``jax.grad`` ~20x cheaper than through ``logaddexp``'s derivative rule (bench/README.md).
+    ``jax.grad`` ~10-20x cheaper than through ``logaddexp``'s derivative rule (bench/README.md).
     Both pieces take the ``z >= 0`` branch at 0, so autodiff gives ``sigmoid(0) - y`` there.
     """
     labels = jnp.asarray(labels, logits.dtype)

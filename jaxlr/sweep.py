@@ -221,7 +221,6 @@ def run_lanes(X, y, W, lanes: Lanes, params0: Params, static: Static, *, chunk_s
                 part = _run_chunk_compacted(X, y, W, chunk, params0, static)
             elif progress is None:
                 part = _train_lanes_jit(X, y, W, chunk, params0, static)
-                _WORK[0] += chunk_size * static.steps if not static.to_tolerance else 0
             else:
                 part = _run_chunk_stepwise(X, y, W, chunk, params0, static, progress, progress_every,
                                            lo, n_models)
@@ -242,7 +241,7 @@ _WORK = [0]
 
 
 def lane_steps_computed() -> int:
-    """Model-steps the compacted to-tolerance loops computed in this process (padding included)."""
+    """Model-steps computed by compacted to-tolerance sweeps in this process (padding included)."""
     return _WORK[0]
 
 
