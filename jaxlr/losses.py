@@ -20,9 +20,18 @@ from .model import Params, logits as model_logits
 
 
 def binary_log_loss(logits: jax.Array, labels: jax.Array) -> jax.Array:
-    """Per-sample binary log-loss ``y softplus(-z) + (1-y) softplus(z)``; labels in [0, 1]."""
+    """Per-sample binary log-loss ``y softplus(-z) + (1-y) softplus(z)``; labels in [0, 1].
+
+    ``jax.nn.softplus(z)`` is ``max(z, 0) + log1p(exp(-|z|))`` and both terms share
+    ``log1p(exp(-|z|))``, so this computes ``[(1-y) z if z >= 0 else -y z] + log1p(exp(-|z|))``:
+    the same value (the same bits for 0/1 labels) with one ``exp`` instead of two, and a
+    ``jax.grad`` ~10-20x cheaper than through ``logaddexp``'s derivative rule (bench/README.md).
+    Both pieces take the ``z >= 0`` branch at 0, so autodiff gives ``sigmoid(0) - y`` there.
+    """
     labels = jnp.asarray(labels, logits.dtype)
-    return labels * jax.nn.softplus(-logits) + (1 - labels) * jax.nn.softplus(logits)
+    nonneg = logits >= 0
+    shared = jnp.log1p(jnp.exp(jnp.where(nonneg, -logits, logits)))  # -|z|, one-sided at 0
+    return jnp.where(nonneg, (1 - labels) * logits, -labels * logits) + shared
 
 
 def softmax_log_loss(logits: jax.Array, labels: jax.Array) -> jax.Array:

@@ -247,7 +247,9 @@ def run_lanes(X, y, W, lanes: Lanes, params0: Params, static: Static, *, chunk_s
             chunk = _pad_lanes(jax.tree_util.tree_map(lambda a: a[lo:hi], lanes), chunk_size)
             if place is not None:
                 chunk = place(chunk)
-            if progress is None:
+            if progress is None and place is None and static.to_tolerance and chunk_size >= COMPACT_MIN_LANES:
+                part = _run_chunk_compacted(X, y, W, chunk, params0, static)
+            elif progress is None:
                 part = _train_lanes_jit(X, y, W, chunk, params0, static)
             else:
                 part = _run_chunk_stepwise(X, y, W, chunk, params0, static, progress, progress_every,
@@ -262,6 +264,54 @@ def run_lanes(X, y, W, lanes: Lanes, params0: Params, static: Static, *, chunk_s
     if len(parts) == 1:
         return parts[0]
     return jax.tree_util.tree_map(lambda *a: jnp.concatenate(a), *parts)
+
+
+COMPACT_MIN_LANES = 8  # below this, one vmapped while_loop (one program) is cheaper
+COMPACT_EVERY = 4  # steps between re-batching the running lanes
+_WORK = [0]
+
+
+def lane_steps_computed() -> int:
+    """Model-steps computed by compacted to-tolerance sweeps in this process (padding included)."""
+    return _WORK[0]
+
+
+_gather_jit = jax.jit(lambda tree, idx: jax.tree_util.tree_map(lambda a: a[idx], tree))
+_scatter_jit = jax.jit(
+    lambda tree, idx, sub: jax.tree_util.tree_map(lambda a, b: a.at[idx].set(b), tree, sub),
+    donate_argnums=(0,),
+)
+
+
+def _bucket(n_running: int, width: int) -> int:
+    """Smallest size ``2^k`` or ``3 * 2^(k-1)`` that holds ``n_running`` lanes (capped at
+    ``width``): at most a third of a bucket is padding, and each size compiles once."""
+    size = 1 << max(0, (n_running - 1).bit_length())
+    if size >= 4 and 3 * size // 4 >= n_running:
+        size = 3 * size // 4
+    return min(width, size)
+
+
+def _run_chunk_compacted(X, y, W, lanes, params0, static):
+    """To tolerance, with stopped lanes costing nothing: every ``COMPACT_EVERY`` steps the
+    running lanes are gathered into a power-of-two bucket, advanced, and scattered back.
+    A plain ``vmap`` of a ``while_loop`` would run every lane until the slowest stops."""
+    state = _init_lanes_jit(X, y, W, lanes, params0, static)
+    width = int(lanes.fold.shape[0])
+    done = 0
+    while done < static.steps:
+        running = np.flatnonzero(np.asarray(state.status) == RUNNING)
+        if running.size == 0:
+            break
+        size = _bucket(running.size, width)
+        idx = jnp.asarray(np.concatenate([running, np.repeat(running[-1:], size - running.size)]))
+        sub_lanes = _gather_jit(lanes, idx) if size < width else lanes
+        sub = _gather_jit(state, idx) if size < width else state
+        sub = _advance_lanes_jit(sub, done, X, y, W, sub_lanes, static, COMPACT_EVERY)
+        _WORK[0] += size * (int(jnp.max(sub.steps_done)) - done)
+        state = _scatter_jit(state, idx, sub) if size < width else sub
+        done += COMPACT_EVERY
+    return _finalize_lanes_jit(state, X, y, W, lanes, static)
 
 
 def _run_chunk_stepwise(X, y, W, lanes, params0, static, progress, every, models_before, n_models):

@@ -25,7 +25,7 @@ import numpy as np
 from . import data as _data
 from . import sharding as _sharding
 from .losses import smooth_objective
-from .model import Params, init_params
+from .model import Params, init_params, with_transpose
 from .solvers import (
     Problem, l1_norm, make_solver, optimality_residual, resolve_solver, tree_where,
     uses_learning_rate,
@@ -407,6 +407,8 @@ def fit(
     key = jax.random.key(seed)
     if mesh is None:
         Xj, yj, wj = jnp.asarray(ds.X), jnp.asarray(ds.y), jnp.asarray(ds.sample_weight)
+        if batch_size is None and resolved != "newton":  # reverse-mode only solvers: faster X^T r
+            Xj = with_transpose(Xj)
     else:  # no whole copy of X on one device first: each device receives only its rows
         Xj, yj, wj, hyper, key, params0 = _place_fit(mesh, ds, hyper, key, params0, batch_size)
 

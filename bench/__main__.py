@@ -1,0 +1,65 @@
+"""``python -m bench [--quick] [--out FILE.json]``: one run, every ratio measured in it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from . import gd, machine, peers, report
+from .common import peak_rss_bytes
+
+
+def _jsonable(x):
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if hasattr(x, "item") and getattr(x, "ndim", 1) == 0:
+        return x.item()
+    return x
+
+
+def run(quick: bool, png: str | None, tiny: bool = False) -> dict:
+    """Everything, in one process (competitors in their own): limits at start and end."""
+    start = time.perf_counter()
+    res = {"quick": quick, "machine": machine.describe(), "limits_start": machine.limits(quick, tiny)}
+    ks = (1, 4) if tiny else (1, 4, 16, 64, 256)
+    res["gd"] = gd.measure(res["limits_start"], quick, ks=ks, tiny=tiny)
+    with tempfile.TemporaryDirectory() as tmp:
+        res["peers"] = peers.measure(quick, Path(tmp), tiny=tiny)
+    sc = gd.scaling(quick, tiny=tiny)
+    sc["slope_m"] = gd.slope([r["m"] for r in sc["by_m"]], [r["step_s"] for r in sc["by_m"]])
+    sc["slope_n"] = gd.slope([r["n"] for r in sc["by_n"]], [r["step_s"] for r in sc["by_n"]])
+    sc["slope_K"] = gd.slope([s["K"] for s in res["gd"]["sweeps"]], [s["step_s"] for s in res["gd"]["sweeps"]])
+    sc["png"] = gd.plot(res["gd"], sc, png) if png else None
+    res["scaling"] = sc
+    res["limits_end"] = machine.limits(quick, tiny)
+    res["drift"] = machine.drift(res["limits_start"], res["limits_end"])
+    res["memory"] = {"bench_peak_rss_bytes": peak_rss_bytes()}
+    res["total_s"] = time.perf_counter() - start
+    return _jsonable(res)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="smaller shapes: a few minutes on a 2-core CPU")
+    parser.add_argument("--out", help="write the results as JSON here (and the table next to it as .md)")
+    parser.add_argument("--png", help="log-log plot of step time vs m, n, K (default: next to --out)")
+    parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # smoke test shapes
+    args = parser.parse_args(argv)
+    png = args.png or (str(Path(args.out).with_suffix(".png")) if args.out else None)
+    res = run(args.quick or args.tiny, png, tiny=args.tiny)
+    table = report.markdown(res)
+    print(table)
+    if args.out:
+        Path(args.out).write_text(json.dumps(res, indent=1))
+        Path(args.out).with_suffix(".md").write_text(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""Shared helpers: timing, synthetic data, running a snippet in a fresh Python process."""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable
+
+import jax
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def block(out):
+    """Wait for every array in ``out`` (device work is asynchronous)."""
+    return jax.block_until_ready(out)
+
+
+def best_time(fn: Callable[[], object], repeat: int = 3, warmup: int = 1) -> float:
+    """Smallest wall time of ``repeat`` calls after ``warmup`` calls (compile time excluded)."""
+    for _ in range(warmup):
+        block(fn())
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        block(fn())
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def per_step(run: Callable[[int], object], s1: int, s2: int, repeat: int = 3) -> float:
+    """Seconds per step from two budgets ``s1 < s2`` of the same program (fixed costs cancel)."""
+    t1 = best_time(lambda: run(s1), repeat)
+    t2 = best_time(lambda: run(s2), repeat)
+    return max(t2 - t1, 1e-12) / (s2 - s1)
+
+
+def make_data(m: int, n: int, seed: int = 0, dtype=np.float32, noise: float = 1.0):
+    """Standardized Gaussian features and noisy labels from a random hyperplane (not separable)."""
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((m, n)).astype(dtype)
+    w = rng.standard_normal(n) / np.sqrt(n) * 2.0
+    y = (X @ w + 0.25 + noise * rng.standard_normal(m) > 0).astype(dtype)
+    return X, y
+
+
+def peak_rss_bytes() -> int:
+    """Peak resident memory of this process: ``VmHWM`` on Linux (reset by exec, unlike
+    ``ru_maxrss``, which a child inherits from the process that forked it)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(kib * (1 if sys.platform == "darwin" else 1024))
+
+
+def run_fresh(code: str, timeout: float = 600.0, env_extra: dict | None = None) -> dict:
+    """Run ``code`` in a fresh interpreter (repo root on the path); it must print one JSON line last."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(REPO_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    env.update(env_extra or {})
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env,
+                          timeout=timeout, cwd=str(REPO_ROOT))
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"subprocess failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out["process_wall_s"] = wall
+    return out

@@ -1,0 +1,92 @@
+"""The results as a markdown table (machine, versions, devices, dtype in every table)."""
+
+from __future__ import annotations
+
+
+def _g(x, fmt="{:.3g}"):
+    return "n/a" if x is None else fmt.format(x)
+
+
+def _target(value, goal):
+    if value is None:
+        return "n/a"
+    return "met" if value >= goal else "not met"
+
+
+def markdown(res: dict) -> str:
+    mach, lim0, lim1 = res["machine"], res["limits_start"], res["limits_end"]
+    v = mach["versions"]
+    lines = [
+        f"Machine: {mach['cpu']}, {mach['cpu_count']} cores, {mach['platform']}; backend {mach['backend']}, "
+        f"devices {', '.join(mach['devices'])}",
+        f"Versions: jax {v['jax']}, jaxlib {v['jaxlib']}, optax {v['optax']}, numpy {v['numpy']}, "
+        f"scikit-learn {v['scikit-learn']}, python {v['python']}; dtype float32 (reference float64); "
+        f"mode {'--quick' if res['quick'] else 'full'}; total {res['total_s']:.0f} s",
+        "",
+        "| limit | start | end | drift |",
+        "|---|---|---|---|",
+    ]
+    for key, label, scale, unit in (("matmul_f32_flops", "matmul f32", 1e9, "GFLOP/s"),
+                                    ("matmul_f64_flops", "matmul f64", 1e9, "GFLOP/s"),
+                                    ("read_bw_Bps", "read bandwidth", 1e9, "GB/s")):
+        lines.append(f"| {label} | {lim0[key] / scale:.1f} {unit} | {lim1[key] / scale:.1f} {unit} | "
+                     f"{res['drift']['changes'][key]:+.0%} |")
+    if res["drift"]["flagged"]:
+        lines.append("\n**Flagged: the machine's limits drifted more than 15% during the run.**")
+    gd = res["gd"]
+    p = res["peers"]
+    lines += [
+        "",
+        "| measurement | value | target | |",
+        "|---|---|---|---|",
+        f"| 1 model GD step (m={gd['m']}, n={gd['n']}) vs two reads of X | {gd['single_vs_bandwidth']:.2f} "
+        f"({gd['single_step_s'] * 1e3:.2f} ms vs {gd['two_reads_s'] * 1e3:.2f} ms) | >= 0.9 | "
+        f"{_target(gd['single_vs_bandwidth'], 0.9)} |",
+    ]
+    for s in gd["sweeps"]:
+        goal = 0.7 if s["K"] == 64 else None
+        lines.append(f"| K={s['K']} GD sweep FLOP rate vs matmul | {s['vs_matmul']:.2f} "
+                     f"({s['flops'] / 1e9:.1f} GFLOP/s, {s['step_s'] * 1e3:.2f} ms/step) | "
+                     f"{'>= 0.7' if goal else ''} | {_target(s['vs_matmul'], goal) if goal else ''} |")
+    bj, bs = p["best_jaxlr"], p["best_sklearn"]
+    lines.append(
+        f"| to optimum (gap <= 1e-6), best jaxlr vs best sklearn, warm (m={p['data']['m']}, n={p['data']['n']}) | "
+        f"{_g(p['speedup_vs_best_sklearn'], '{:.2f}x')} ({bj['solver'] if bj else 'none'} vs "
+        f"{bs['solver'] if bs else 'none'}) | >= 3x | {_target(p['speedup_vs_best_sklearn'], 3)} |")
+    fc = p["first_call"]
+    lines.append(
+        f"| first call in a fresh process, sklearn time / jaxlr time (warm cache; cold cache) | "
+        f"{p['first_call_ratio']:.2f} ({fc['jaxlr_warm_cache']['seconds']:.2f} s vs "
+        f"{fc['sklearn']['seconds']:.2f} s); cold {p['first_call_ratio_cold']:.2f} "
+        f"({fc['jaxlr_cold_cache']['seconds']:.2f} s), no cache {fc['jaxlr_no_cache']['seconds']:.2f} s | >= 1 | "
+        f"{_target(p['first_call_ratio'], 1)} |")
+    cg = p["c_grid"]
+    lines.append(
+        f"| 32 C values to tol, one sweep vs sklearn loop (m={p['data']['grid_m']}, n={p['data']['grid_n']}) | "
+        f"{cg['speedup_vs_sklearn_loop']:.2f}x ({cg['jaxlr']['seconds']:.3f} s) | >= 20x | "
+        f"{_target(cg['speedup_vs_sklearn_loop'], 20)} |".replace(" s) |", f" s, jaxlr {cg['jaxlr']['solver']}) |", 1))
+    for name, g in cg["jaxlr_all"].items():
+        lines.append(
+            f"| lane efficiency, {name} sweep (iterations {min(g['n_iter'])}-{max(g['n_iter'])}; "
+            f"{g['seconds']:.3f} s; plain vmap would be {g['plain_vmap_efficiency']:.2f}) | "
+            f"{g['lane_efficiency']:.2f} | >= 0.8 | {_target(g['lane_efficiency'], 0.8)} |")
+    gs = p["gd_same_steps"]
+    lines.append(f"| GD, same {gs['steps']} steps, vs the seed's NumPy loop | {gs['speedup']:.2f}x | >= 3x | "
+                 f"{_target(gs['speedup'], 3)} |")
+    lines += ["", "Time to the optimum (relative objective gap <= 1e-6 vs float64 reference), warm:", "",
+              "| solver | seconds | gap | tol / steps | iterations | reached |", "|---|---|---|---|---|---|"]
+    for r in p["to_optimum"]:
+        lines.append(f"| {r['solver']} | {r['seconds']:.4f} | {r['gap']:.1e} | {r.get('tol', r.get('steps'))} | "
+                     f"{r.get('n_iter', r.get('steps'))} | {r['reached']} |")
+    lines += ["", "C grid: jaxlr " + ", ".join(f"{k} max gap {g['max_gap']:.1e}" for k, g in cg["jaxlr_all"].items())
+              + "; sklearn loop " + ", ".join(
+        f"{k} {v['seconds']:.3f} s (max gap {v['max_gap']:.1e})" for k, v in cg["sklearn"].items())]
+    mem = res["memory"]
+    lines += ["", f"Peak memory (RSS): bench process {mem['bench_peak_rss_bytes'] / 2**20:.0f} MiB, "
+              f"competitor process {p['competitor_peak_rss_bytes'] / 2**20:.0f} MiB, first-call processes: jaxlr "
+              f"{fc['jaxlr_warm_cache']['peak_rss_bytes'] / 2**20:.0f} MiB, sklearn "
+              f"{fc['sklearn']['peak_rss_bytes'] / 2**20:.0f} MiB"]
+    sc = res["scaling"]
+    lines += ["", f"Growth (log-log slope of GD step time): m {sc['slope_m']:.2f}, n {sc['slope_n']:.2f}, "
+              f"K {sc['slope_K']:.2f}" + (f"; plot {sc['png']}" if sc.get("png") else "")]
+    return "\n".join(lines)
