@@ -301,7 +301,7 @@ def test_bench_forwards_its_arguments(env, tmp_path):
     (tmp_path / "bench" / "__init__.py").write_text("")
     (tmp_path / "bench" / "__main__.py").write_text("def main(argv):\n    print('bench got', argv)\n    return 0\n")
     e = {"PYTHONPATH": f"{tmp_path}{os.pathsep}{env['PYTHONPATH']}"}
-    proc = run(env, "bench", "--quick", "x", extra_env=e)
+    proc = run(env, "bench", "--quick", "x", extra_env=e, cwd=tmp_path)  # cwd first on sys.path: the fake bench
     assert proc.returncode == 0 and "bench got ['--quick', 'x']" in proc.stdout
 
 
