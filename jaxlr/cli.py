@@ -583,33 +583,40 @@ def _curve_labels(grid: list[dict]) -> list[str]:
 # ----------------------------------------------------------------------------- commands
 
 
+def _train(kind: str, unit: str, args, call):
+    """Run ``call(progress_callback)`` (a ``jaxlr.fit``/``sweep``) under a progress bar, with its
+    warnings recorded and its argument errors turned into usage errors. Returns the result
+    gathered onto this host (``None`` outside process 0, which alone writes) and the warnings."""
+    import warnings
+
+    progress = _Progress(kind, args.quiet, unit)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = call(progress.callback)
+    except (ValueError, TypeError) as err:
+        progress.close(False)
+        raise _api_error(err) from None
+    progress.close(True)
+    return _gathered(result), caught
+
+
 def _fit(args) -> int:
     t0 = time.perf_counter()
     _check_args(args)
     table, X, codes, train, test = _load(args)
     stats = _setup_jax(args)
-    import warnings
-
     import numpy as np
 
     import jaxlr
 
     from . import plots
 
-    progress = _Progress("fit", args.quiet, "step")
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = jaxlr.fit(X[train], codes[train], solver=args.solver, learning_rate=args.learning_rate,
-                               steps=args.steps, tol=args.tol, l2=args.l2, l1=args.l1,
-                               fit_intercept=args.fit_intercept, class_weight=args.class_weight,
-                               batch_size=args.batch_size, seed=args.seed, progress=progress.callback,
-                               mesh=args.device_mesh)
-    except (ValueError, TypeError) as err:
-        progress.close(False)
-        raise _api_error(err) from None
-    progress.close(True)
-    result = _gathered(result)
+    result, caught = _train("fit", "step", args, lambda progress: jaxlr.fit(
+        X[train], codes[train], solver=args.solver, learning_rate=args.learning_rate, steps=args.steps,
+        tol=args.tol, l2=args.l2, l1=args.l1, fit_intercept=args.fit_intercept,
+        class_weight=args.class_weight, batch_size=args.batch_size, seed=args.seed, progress=progress,
+        mesh=args.device_mesh))
     if result is None:
         return 0
 
@@ -669,28 +676,17 @@ def _sweep(args) -> int:
     checkpoint = DirCheckpoint(os.path.join(args.out, "checkpoint"), _checkpoint_key(args, table), args.resume)
     checkpoint.verify()
     stats = _setup_jax(args)
-    import warnings
-
     import numpy as np
 
     import jaxlr
 
     from . import plots
 
-    progress = _Progress("sweep", args.quiet, "model-step")
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            result = jaxlr.sweep(X[train], codes[train], seeds=args.seeds, learning_rate=args.learning_rate,
-                                 l2=args.l2, l1=args.l1, solver=args.solver, steps=args.steps, tol=args.tol,
-                                 fit_intercept=args.fit_intercept, class_weight=args.class_weight,
-                                 batch_size=args.batch_size, folds=args.folds, chunk_size=args.chunk_size,
-                                 progress=progress.callback, checkpoint=checkpoint, mesh=args.device_mesh)
-    except (ValueError, TypeError) as err:
-        progress.close(False)
-        raise _api_error(err) from None
-    progress.close(True)
-    result = _gathered(result)
+    result, caught = _train("sweep", "model-step", args, lambda progress: jaxlr.sweep(
+        X[train], codes[train], seeds=args.seeds, learning_rate=args.learning_rate, l2=args.l2, l1=args.l1,
+        solver=args.solver, steps=args.steps, tol=args.tol, fit_intercept=args.fit_intercept,
+        class_weight=args.class_weight, batch_size=args.batch_size, folds=args.folds,
+        chunk_size=args.chunk_size, progress=progress, checkpoint=checkpoint, mesh=args.device_mesh))
     if result is None:
         return 0
 

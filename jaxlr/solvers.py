@@ -150,9 +150,9 @@ def _damped_newton_direction(hessian: jax.Array, grad: jax.Array, max_tries: int
 def _backtracking(fun, x, fx, grad, direction, max_halvings: int = 30, c: float = 1e-4):
     """Armijo backtracking: the largest ``t = 2^-k`` with ``f(x + t d) <= f(x) + c t g.d``.
 
-    If none qualifies, the decrease is usually below what floating point can measure (at the
-    optimum): then take the full step when ``f`` does not rise by more than rounding, since
-    the gradient, not ``f``, can still tell the step helped. Otherwise stay (``t = 0``).
+    When the predicted decrease ``-g.d`` is below what floating point can measure in ``f``
+    (at the optimum), take the full step if ``f`` does not rise by more than rounding: the
+    gradient, not ``f``, can still tell the step helped. If nothing qualifies, stay (``t = 0``).
     """
     slope = jnp.vdot(grad, direction)
 
@@ -171,7 +171,9 @@ def _backtracking(fun, x, fx, grad, direction, max_halvings: int = 30, c: float 
     )
     rounding = 100 * jnp.finfo(x.dtype).eps * jnp.maximum(jnp.abs(fx), 1.0)
     unmeasurable = (-slope <= rounding) & (f_full <= fx + rounding)
-    return jnp.where(armijo(t, ft), t, jnp.where(unmeasurable, one, 0.0 * one))
+    # checked first: below rounding, "Armijo holds" only means f(x + t d) rounds to f(x), which
+    # a tiny t always achieves, and the model would crawl
+    return jnp.where(unmeasurable, one, jnp.where(armijo(t, ft), t, 0.0 * one))
 
 
 def newton() -> Solver:

@@ -163,7 +163,8 @@ def test_newton_survives_a_singular_hessian():
 
 def test_vmapped_newton_does_not_stall_at_rounding_level():
     """A lane whose last Newton decrease is below float resolution must still converge in
-    gradient (this grid once left one of its 50 lanes at residual 2.7e-10 for the whole budget)."""
+    gradient (this grid once left one of its 50 lanes at residual 2.7e-10 for the whole budget,
+    accepting ever tinier steps along the unpenalized softmax-intercept direction)."""
     from sklearn.datasets import load_iris
     from sklearn.preprocessing import StandardScaler
 
@@ -172,4 +173,4 @@ def test_vmapped_newton_does_not_stall_at_rounding_level():
     Cs = np.logspace(-2, 2, 10)
     result = jaxlr.sweep(X, y, l2=1 / (Cs * len(y)), solver="newton", tol=1e-10, steps=300, folds=5)
     assert result.converged.all()
-    assert int(np.max(result.n_iter)) <= 40
+    assert int(np.max(result.n_iter)) <= 15  # alone, each of these fits takes at most 12
