@@ -8,12 +8,10 @@ and JAX's never compete; jaxlr runs here, warm (compiled once, then timed).
 from __future__ import annotations
 
 import importlib
-import json
 import tempfile
 import warnings
 from pathlib import Path
 
-import jax
 import numpy as np
 
 import jaxlr

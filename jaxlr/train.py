@@ -28,7 +28,6 @@ from .losses import smooth_objective
 from .model import Params, init_params, with_transpose
 from .solvers import (
     Problem, l1_norm, make_solver, optimality_residual, resolve_solver, tree_where,
-    uses_learning_rate,
 )
 
 RUNNING, CONVERGED, MAX_ITER, DIVERGED, DONE = 0, 1, 2, 3, 4

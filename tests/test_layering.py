@@ -6,7 +6,7 @@ import pathlib
 import jaxlr
 
 ORDER = ["data", "sharding", "model", "losses", "solvers", "train", "sweep", "metrics", "inference", "demo"]
-SHELLS = {"estimator", "cli", "io", "plots", "distributed", "__init__", "__main__"}
+SHELLS = {"estimator", "cli", "io", "outputs", "plots", "distributed", "__init__", "__main__"}
 PACKAGE = pathlib.Path(jaxlr.__file__).parent
 
 

@@ -1,7 +1,5 @@
 """sweep: one compiled program over the grid; model k equals fit with grid[k]."""
 
-import warnings
-
 import numpy as np
 import pytest
 
