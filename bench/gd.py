@@ -148,6 +148,8 @@ def plot(gd: dict, scale: dict, path) -> str | None:
         ax.loglog(xs, ts, "o-", label=f"slope {slope(xs, ts):.2f}")
         ax.loglog(xs, [ts[0] * x / xs[0] for x in xs], ":", color="gray", label="linear")
         ax.set_xlabel(label)
+        ax.set_xticks(xs, [f"{x:g}" for x in xs])  # the measured sizes, not overlapping minor labels
+        ax.xaxis.set_minor_locator(plt.NullLocator())
         ax.set_ylabel("seconds per GD step")
         ax.legend()
     fig.suptitle("jaxlr full-batch gradient descent, float32")
