@@ -17,6 +17,26 @@ settings.load_profile("jaxlr")
 TOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-10}
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _one_openmp_thread():
+    """scikit-learn's OpenMP threads spin badly on a loaded 2-core machine (a digits fit went
+    from 0.18 s to 23 s), so the oracles run on one thread."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):
+        yield
+
+
+@pytest.fixture(scope="session")
+def cancer():
+    """scikit-learn's breast-cancer data, standardized (the parity tests' real dataset)."""
+    from sklearn.datasets import load_breast_cancer
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_breast_cancer(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
 @pytest.fixture
 def seed_problem():
     from jaxlr.demo import seed_data

@@ -5,7 +5,6 @@ import pytest
 from sklearn.datasets import load_digits, load_iris
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
 
 import jaxlr
 from jaxlr.losses import softmax_log_loss
@@ -14,13 +13,6 @@ from jaxlr.losses import softmax_log_loss
 def _standardized(loader):
     X, y = loader(return_X_y=True)
     return StandardScaler().fit_transform(X), y
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_openmp_thread():
-    # scikit-learn's OpenMP threads spin badly on a loaded 2-core CI machine
-    with threadpool_limits(1):
-        yield
 
 
 @pytest.fixture(scope="module")

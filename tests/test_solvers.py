@@ -15,15 +15,6 @@ from jaxlr.model import Params
 from conftest import make_problem
 
 
-@pytest.fixture(scope="module")
-def cancer():
-    from sklearn.datasets import load_breast_cancer
-    from sklearn.preprocessing import StandardScaler
-
-    X, y = load_breast_cancer(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
-
-
 def relative_error(got, ref):
     return np.abs(got - ref).max() / np.abs(ref).max()
 
