@@ -247,13 +247,16 @@ def run_lanes(X, y, W, lanes: Lanes, params0: Params, static: Static, *, chunk_s
             chunk = _pad_lanes(jax.tree_util.tree_map(lambda a: a[lo:hi], lanes), chunk_size)
             if place is not None:
                 chunk = place(chunk)
-            if progress is None and place is None and static.to_tolerance and chunk_size >= COMPACT_MIN_LANES:
-                part = _run_chunk_compacted(X, y, W, chunk, params0, static)
-            elif progress is None:
+            compact = place is None and static.to_tolerance and chunk_size >= COMPACT_MIN_LANES
+            if progress is None and not compact:
                 part = _train_lanes_jit(X, y, W, chunk, params0, static)
             else:
-                part = _run_chunk_stepwise(X, y, W, chunk, params0, static, progress, progress_every,
-                                           lo, n_models)
+                report = None if progress is None else (
+                    lambda done, lo=lo, hi=hi: progress(lo * static.steps + (hi - lo) * done,
+                                                        n_models * static.steps))
+                every = COMPACT_EVERY if compact else int(progress_every or max(1, static.steps // 50))
+                part = _run_chunk_in_rounds(X, y, W, chunk, params0, static, every=every, compact=compact,
+                                            report=report)
             if hi - lo < chunk_size:  # a full chunk is left as is: slicing would drop its sharding
                 part = jax.tree_util.tree_map(lambda a: a[: hi - lo], part)
             if checkpoint is not None:
@@ -292,40 +295,33 @@ def _bucket(n_running: int, width: int) -> int:
     return min(width, size)
 
 
-def _run_chunk_compacted(X, y, W, lanes, params0, static):
-    """To tolerance, with stopped lanes costing nothing: every ``COMPACT_EVERY`` steps the
-    running lanes are gathered into a power-of-two bucket, advanced, and scattered back.
-    A plain ``vmap`` of a ``while_loop`` would run every lane until the slowest stops."""
+def _run_chunk_in_rounds(X, y, W, lanes, params0, static, *, every: int, compact: bool,
+                         report: Callable[[int], None] | None = None) -> RawResult:
+    """The chunk's lanes trained in host-side rounds of ``every`` steps of the same compiled
+    ``advance``, ending early once no lane runs. Between rounds ``report(steps_done)`` is
+    called and, with ``compact``, only the running lanes are gathered into a bucket (see
+    ``_bucket``), advanced and scattered back, so stopped lanes cost nothing (a plain ``vmap``
+    of a ``while_loop`` runs every lane until the slowest stops)."""
     state = _init_lanes_jit(X, y, W, lanes, params0, static)
     width = int(lanes.fold.shape[0])
     done = 0
     while done < static.steps:
-        running = np.flatnonzero(np.asarray(state.status) == RUNNING)
-        if running.size == 0:
+        running = np.flatnonzero(np.asarray(state.status) == RUNNING) if static.to_tolerance else None
+        if running is not None and running.size == 0:
             break
-        size = _bucket(running.size, width)
-        idx = jnp.asarray(np.concatenate([running, np.repeat(running[-1:], size - running.size)]))
-        sub_lanes = _gather_jit(lanes, idx) if size < width else lanes
-        sub = _gather_jit(state, idx) if size < width else state
-        sub = _advance_lanes_jit(sub, done, X, y, W, sub_lanes, static, COMPACT_EVERY)
-        _WORK[0] += size * (int(jnp.max(sub.steps_done)) - done)
+        size = _bucket(running.size, width) if compact else width
+        if size < width:
+            idx = jnp.asarray(np.concatenate([running, np.repeat(running[-1:], size - running.size)]))
+            sub = _advance_lanes_jit(_gather_jit(state, idx), done, X, y, W, _gather_jit(lanes, idx),
+                                     static, every)
+        else:
+            sub = _advance_lanes_jit(state, done, X, y, W, lanes, static, every)
+        if compact:
+            _WORK[0] += size * (int(jnp.max(sub.steps_done)) - done)
         state = _scatter_jit(state, idx, sub) if size < width else sub
-        done += COMPACT_EVERY
-    return _finalize_lanes_jit(state, X, y, W, lanes, static)
-
-
-def _run_chunk_stepwise(X, y, W, lanes, params0, static, progress, every, models_before, n_models):
-    every = int(every or max(1, static.steps // 50))
-    state = _init_lanes_jit(X, y, W, lanes, params0, static)
-    done = 0
-    width = int(lanes.fold.shape[0])
-    while done < static.steps:
-        state = _advance_lanes_jit(state, done, X, y, W, lanes, static, every)
         done = min(done + every, static.steps)
-        progress(models_before * static.steps + min(width, n_models - models_before) * done,
-                 n_models * static.steps)
-        if static.to_tolerance and not bool(jnp.any(state.status == RUNNING)):
-            break
+        if report is not None:
+            report(done)
     return _finalize_lanes_jit(state, X, y, W, lanes, static)
 
 

@@ -112,3 +112,20 @@ def test_bad_sweep_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         jaxlr.sweep(X, y, **kwargs)
     assert train_mod.trace_count() == before
+
+
+def test_progress_reports_and_compaction_give_the_same_models():
+    """With a progress callback the lanes run in host rounds (and, to tolerance, compacted):
+    the models equal the single-program sweep's, and the report ends at the full budget."""
+    from jaxlr.sweep import lane_steps_computed
+
+    X, y = make_problem(m=60, n=3, seed=7)
+    options = dict(l2=list(np.logspace(-3, 1, 10)), solver="lbfgs", steps=60, tol=1e-8)
+    seen = []
+    before = lane_steps_computed()
+    reported = jaxlr.sweep(X, y, progress=lambda d, t: seen.append((d, t)), **options)
+    assert lane_steps_computed() > before  # 10 lanes to tolerance: compacted rounds
+    plain = jaxlr.sweep(X, y, chunk_size=5, **options)  # chunks of 5 < 8 lanes: one program each
+    np.testing.assert_allclose(reported.coef, plain.coef, rtol=1e-10)
+    np.testing.assert_array_equal(reported.n_iter, plain.n_iter)
+    assert seen[-1] == (10 * 60, 10 * 60) and seen == sorted(seen)
