@@ -161,14 +161,20 @@ def class_weight_factors(class_weight: Any, codes: np.ndarray, classes: np.ndarr
     return factors[codes]
 
 
+def training_weights(sample_weight, class_weight, codes: np.ndarray, classes: np.ndarray, dtype) -> np.ndarray:
+    """``sample_weight * class_weight[class of the row]``, checked: what the objective weighs by."""
+    weights = check_sample_weight(sample_weight, len(codes), dtype)
+    weights = weights * class_weight_factors(class_weight, codes, classes, weights)
+    if weights.sum() <= 0:
+        raise ValueError("sample_weight times class_weight must have a positive sum")
+    return weights
+
+
 def check_dataset(X, y, sample_weight=None, class_weight=None) -> Dataset:
     """Validate and encode a training set (see ``Dataset``)."""
     X = check_features(X)
     codes, classes = check_labels(y, X.shape[0])
-    weights = check_sample_weight(sample_weight, X.shape[0], X.dtype)
-    weights = weights * class_weight_factors(class_weight, codes, classes, weights)
-    if weights.sum() <= 0:
-        raise ValueError("sample_weight times class_weight must have a positive sum")
+    weights = training_weights(sample_weight, class_weight, codes, classes, X.dtype)
     labels = codes.astype(X.dtype) if len(classes) == 2 else codes
     return Dataset(X, labels, weights, classes)
 

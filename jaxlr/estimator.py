@@ -32,7 +32,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import data as _data
 from .model import Params, init_params
-from .sweep import Lanes, chunk_size_for, run_lanes
+from .sweep import DEFAULT_MEMORY_BUDGET, Lanes, chunk_size_for, fold_masks, run_lanes
 from .train import (
     ConvergenceWarning as _JaxlrConvergenceWarning, Hyper, Static, _n_params,
     check_options, fit as _fit, warn_if_unfinished,
@@ -137,11 +137,9 @@ def _prepare(est, X, y, sample_weight, reset=True):
     dtype = _data.float_dtype(X.dtype)
     if sample_weight is not None and np.size(np.asarray(sample_weight)) and not np.any(np.asarray(sample_weight)):
         raise ValueError("sample_weight: all weights are zero; at least one must be positive")
-    weights = _data.check_sample_weight(sample_weight, X.shape[0], dtype)
-    weights = weights * _data.class_weight_factors(est.class_weight, codes.reshape(-1), classes, weights)
-    if weights.sum() <= 0:
-        raise ValueError("sample_weight times class_weight must have a positive sum")
-    return X, codes.reshape(-1).astype(np.int32), classes, weights
+    codes = codes.reshape(-1).astype(np.int32)
+    weights = _data.training_weights(sample_weight, est.class_weight, codes, classes, dtype)
+    return X, codes, classes, weights
 
 
 def _sklearn_layout(coef, intercept, n_classes: int, fit_intercept: bool):
@@ -344,11 +342,9 @@ class LogisticRegressionCV(_LogisticMixin, BaseEstimator):
         n_samples, n_features = X.shape
         n_classes, n_folds = len(classes), len(folds)
 
-        masks = np.zeros((n_folds + int(self.refit), n_samples), weights.dtype)
-        for f, (train, _) in enumerate(folds):
-            masks[f, train] = 1.0
-        if self.refit:
-            masks[-1] = 1.0
+        masks = fold_masks(folds, n_samples, codes).astype(weights.dtype)
+        if self.refit:  # one more "fold": all rows, for the final models
+            masks = np.vstack([masks, np.ones((1, n_samples), weights.dtype)])
         W = masks * weights[None, :]
         if (W.sum(axis=1) <= 0).any():
             raise ValueError("cv: a training fold has no rows with positive weight")
@@ -384,7 +380,7 @@ class LogisticRegressionCV(_LogisticMixin, BaseEstimator):
         params0 = init_params(Xp.shape[1], n_classes, dtype)
         chunk = chunk_size_for(n_lanes, Xp.shape[0], 1 if n_classes == 2 else n_classes,
                                _n_params(n_features, n_classes, self.fit_intercept), int(self.max_iter),
-                               np.dtype(dtype).itemsize, resolved, 512 * 2**20)
+                               np.dtype(dtype).itemsize, resolved, DEFAULT_MEMORY_BUDGET)
         raw = run_lanes(jnp.asarray(ds.X), jnp.asarray(ds.y), jnp.asarray(Wp, dtype), lanes, params0,
                         static, chunk_size=chunk)
         with warnings.catch_warnings(record=True) as caught:
