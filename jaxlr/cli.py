@@ -716,5 +716,20 @@ def main(argv=None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def run() -> None:
+    """The console-script entry point: ``main()``, then exit with its code.
+
+    A usage error has computed nothing, so it leaves through ``os._exit`` after flushing:
+    once (1 run in ~100, in CI under load) a native library's thread pool aborted the
+    process during interpreter teardown ("terminate called without an active exception"),
+    turning the promised exit code 2 into SIGABRT."""
+    code = main()
+    if code == EXIT_USAGE:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
