@@ -17,14 +17,14 @@ import numpy as np
 
 import importlib
 
-from jaxlr.model import init_params
-from jaxlr.sweep import Lanes
-from jaxlr.train import Hyper, Static
+from jaxlr._model import init_params
+from jaxlr._sweep import Lanes
+from jaxlr._train import Hyper, Static
 
 from .common import block, make_data
 
-train = importlib.import_module("jaxlr.train")
-sweep_mod = importlib.import_module("jaxlr.sweep")  # the package re-exports a function of that name
+train = importlib.import_module("jaxlr._train")
+sweep_mod = importlib.import_module("jaxlr._sweep")  # the package re-exports a function of that name
 
 
 def _delta(est_step: float, seconds: float = 0.5) -> int:

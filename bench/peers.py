@@ -19,7 +19,7 @@ import jaxlr
 from .common import best_time, make_data, run_fresh
 from .objective import GAP, objective64, rel_gap
 
-sweep_mod = importlib.import_module("jaxlr.sweep")
+sweep_mod = importlib.import_module("jaxlr._sweep")
 JAXLR_TOLS = (1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 3e-7)
 N_C = 32
 
@@ -105,7 +105,7 @@ def c_grid_jaxlr(Xg, yg, Cs, tol, solver):
     plain = N_C * (int(n_iter.max()) + 1)  # a plain vmapped while_loop runs every lane to the slowest
     return {"solver": solver, "seconds": t, "n_iter": n_iter.tolist(), "needed": needed, "computed": computed,
             "lane_efficiency": needed / computed if computed else float("nan"),
-            "plain_vmap_efficiency": needed / plain, "status": r.status_names,
+            "plain_vmap_efficiency": needed / plain, "status": r.status_name,
             "coef": np.asarray(r.coef), "intercept": np.asarray(r.intercept), "l2": l2s}
 
 

@@ -18,11 +18,11 @@ import time
 from importlib import metadata
 
 from . import __version__
-from .outputs import DirCheckpoint
-from .outputs import write_csv as _write_csv
-from .outputs import write_json as _write_json
-from .outputs import write_npz as _write_npz
-from .outputs import write_png as _write_png
+from ._outputs import DirCheckpoint
+from ._outputs import write_csv as _write_csv
+from ._outputs import write_json as _write_json
+from ._outputs import write_npz as _write_npz
+from ._outputs import write_png as _write_png
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
 CACHE_ENV = "JAXLR_CACHE_DIR"
@@ -114,7 +114,7 @@ def _add_data_options(parser):
 
 
 def _add_model_options(parser, many: bool):
-    from .solvers import SOLVER_NAMES
+    from ._solvers import SOLVER_NAMES
 
     p = parser.add_argument_group(f"model (keyword arguments of jaxlr.{'sweep' if many else 'fit'})")
 
@@ -344,11 +344,11 @@ class _Progress:
 
 
 def _load(args):
-    from . import io
+    from . import _io
 
     try:
-        table = io.load(args.data, args.target, args.features)
-    except io.DataError as err:
+        table = _io.load(args.data, args.target, args.features)
+    except _io.DataError as err:
         raise UsageError(str(err)) from None
     import numpy as np
 
@@ -358,7 +358,7 @@ def _load(args):
     if args.test_size is not None:
         if args.test_size >= 1 and args.test_size >= len(codes):
             raise UsageError(f"--test-size {args.test_size:g} is not smaller than the {len(codes)} rows of {args.data}")
-        train, test = io.train_test_split(codes, args.test_size, args.split_seed)
+        train, test = _io.train_test_split(codes, args.test_size, args.split_seed)
         if len(np.unique(codes[train])) < len(table.label_mapping):
             raise UsageError(f"--test-size {args.test_size:g} leaves a class without training rows")
     else:
@@ -398,7 +398,7 @@ def _manifest(args, table, t_start, stats, extra) -> dict:
     import jax
     import numpy as np
 
-    from . import io
+    from . import _io
 
     import shlex
 
@@ -407,7 +407,7 @@ def _manifest(args, table, t_start, stats, extra) -> dict:
         "command": shlex.join(["jaxlr", *args.argv]),
         "config": config,
         "data": {
-            "path": os.path.abspath(args.data), "format": table.format, "sha256": io.sha256(args.data),
+            "path": os.path.abspath(args.data), "format": table.format, "sha256": _io.sha256(args.data),
             "rows": int(table.X.shape[0]), "features": table.feature_names, "target": table.target,
             "label_mapping": {str(k): v for k, v in table.label_mapping.items()},
         },
@@ -469,7 +469,7 @@ def _fit(args) -> int:
 
     import jaxlr
 
-    from . import plots
+    from . import _plots
 
     result, caught = _train("fit", "step", args, lambda progress: jaxlr.fit(
         X[train], codes[train], solver=args.solver, learning_rate=args.learning_rate, steps=args.steps,
@@ -499,7 +499,7 @@ def _fit(args) -> int:
                feature_names=np.array(table.feature_names),
                classes=np.array([str(k) for k in table.label_mapping]))
     _write_png(os.path.join(args.out, "loss_curve.png"),
-               plots.loss_curves(np.asarray(result.loss_history)[None], ["fit"], [result.status_name],
+               _plots.loss_curves(np.asarray(result.loss_history)[None], ["fit"], [result.status_name],
                                  f"jaxlr fit: solver={cfg['solver']}, l2={cfg['l2']:g}, status={result.status_name}",
                                  n_iter=np.asarray(result.n_iter), smooth=_smoothing(args)))
     _write_json(os.path.join(args.out, "run.json"), _manifest(args, table, t0, stats, {
@@ -517,13 +517,13 @@ def _fit(args) -> int:
 
 
 def _checkpoint_key(args, table) -> dict:
-    from . import io
+    from . import _io
 
     relevant = ("target", "features", "test_size", "split_seed", "solver", "learning_rate", "l2", "l1", "steps",
                 "tol", "batch_size", "class_weight", "fit_intercept", "dtype", "seeds", "folds", "chunk_size")
     key = {k: getattr(args, k) for k in relevant}
     key = json.loads(json.dumps(key, default=str))
-    key["data"] = io.sha256(args.data)
+    key["data"] = _io.sha256(args.data)
     key["jaxlr"] = __version__
     return key
 
@@ -542,7 +542,7 @@ def _sweep(args) -> int:
 
     import jaxlr
 
-    from . import plots
+    from . import _plots
 
     result, caught = _train("sweep", "model-step", args, lambda progress: jaxlr.sweep(
         X[train], codes[train], seeds=args.seeds, learning_rate=args.learning_rate, l2=args.l2, l1=args.l1,
@@ -579,9 +579,9 @@ def _sweep(args) -> int:
                feature_names=np.array(table.feature_names),
                classes=np.array([str(k) for k in table.label_mapping]),
                **{c: np.array([g[c] for g in result.grid]) for c in HYPER_COLUMNS if c in result.grid[0]})
-    statuses = result.status_names
+    statuses = result.status_name
     _write_png(os.path.join(args.out, "loss_curve.png"),
-               plots.loss_curves(np.asarray(result.loss_history), _curve_labels(result.grid), statuses,
+               _plots.loss_curves(np.asarray(result.loss_history), _curve_labels(result.grid), statuses,
                                  f"jaxlr sweep: {K} models, solver={result.config['solver']}",
                                  n_iter=np.asarray(result.n_iter), smooth=_smoothing(args)))
     _write_png(os.path.join(args.out, "heatmap.png"), _heatmap(rows, w_val is not None, args.folds))
@@ -632,7 +632,7 @@ def _summary(rows: list[dict], metric: str, over: str, top: int = 5) -> str:
 def _heatmap(rows: list[dict], has_val: bool, folds):
     import numpy as np
 
-    from . import plots
+    from . import _plots
 
     metric = "val_loss" if has_val else "train_loss"
     varying = [k for k in ("l2", "learning_rate", "l1") if len({r[k] for r in rows}) > 1]
@@ -651,14 +651,14 @@ def _heatmap(rows: list[dict], has_val: bool, folds):
     over = "seeds and folds" if folds else "seeds"
     what = f"{'validation' if has_val else 'training'} log-loss"
     title = f"{what}, mean over {over}" + (" (no --test-size/--folds: training rows)" if not has_val else "")
-    return plots.heatmap(values, row_vals, col_vals, row_key, col_key, title, diverged, label=what)
+    return _plots.heatmap(values, row_vals, col_vals, row_key, col_key, title, diverged, label=what)
 
 
 def _demo(args) -> int:
     import jax
 
     jax.config.update("jax_enable_x64", True)  # the seed computes in float64
-    from .demo import SEED_TEST_LOSS, run_demo
+    from ._demo import SEED_TEST_LOSS, run_demo
 
     report = run_demo()
     print("jaxlr demo: the seed experiment (textbook logistic regression, gradient descent)")

@@ -18,7 +18,6 @@ can be omitted: pass ``--distributed`` and ``jax.distributed.initialize()`` find
 from __future__ import annotations
 
 import argparse
-import dataclasses
 
 import jax
 
@@ -66,11 +65,7 @@ def gather(result):
     """A ``FitResult``/``SweepResult`` whose arrays are NumPy arrays on this host (the
     shards of every process gathered), so ``table()``, ``rows()``, saving etc. work
     anywhere. Every process must call it (it is a collective when arrays span hosts)."""
-    names = ("coef", "intercept", "loss_history", "n_iter", "status", "objective", "residual")
-    values = {n: _sharding.to_host(getattr(result, n)) for n in names}
-    if hasattr(result, "_replace"):  # FitResult, a NamedTuple
-        return result._replace(**values)
-    return dataclasses.replace(result, **values)
+    return jax.tree_util.tree_map(_sharding.to_host, result)
 
 
 def _mesh_shape(text: str) -> tuple[int, int]:

@@ -2,7 +2,7 @@
 
 ``LogisticRegression`` and ``LogisticRegressionCV`` take scikit-learn's parameters and
 expose its fitted attributes; the fitting is ``jaxlr.fit`` (one model) or one ``vmap``ped
-``run_lanes`` program (every fold x C x l1_ratio at once). Prediction is plain NumPy on
+``fit_many`` program (every fold x C x l1_ratio at once). Prediction is plain NumPy on
 ``coef_``/``intercept_``, so it never compiles.
 
 Penalty mapping (scikit-learn's objective is ``C * sum_i s_i loss_i + penalty``):
@@ -30,13 +30,11 @@ from sklearn.model_selection import check_cv
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from . import data as _data
-from .model import Params, init_params
-from .sweep import DEFAULT_MEMORY_BUDGET, Lanes, chunk_size_for, fold_masks, run_lanes
-from .train import (
-    ConvergenceWarning as _JaxlrConvergenceWarning, Hyper, Static, _n_params,
-    check_options, fit as _fit, warn_if_unfinished,
-)
+from . import _data
+from ._model import Params
+from ._results import ConvergenceWarning as _JaxlrConvergenceWarning
+from ._sweep import fit_many, fold_masks
+from ._train import check_options, fit as _fit, warn_if_unfinished
 
 __all__ = ["LogisticRegression", "LogisticRegressionCV", "ConvergenceWarning"]
 
@@ -366,33 +364,20 @@ class LogisticRegressionCV(_LogisticMixin, BaseEstimator):
         Xp, cp, _ = _pad(X, codes, weights)
         Wp = np.zeros((W.shape[0], Xp.shape[0]), W.dtype)
         Wp[:, :n_samples] = W
-        ds = _data.check_dataset(Xp, cp)  # encodes labels as the core expects
-        dtype = ds.X.dtype
-        n_lanes = len(fold_ids)
         pens = np.asarray(pens)
-        lanes = Lanes(
-            hyper=Hyper(jnp.full((n_lanes,), self.learning_rate, dtype), jnp.asarray(pens[:, 0], dtype),
-                        jnp.asarray(pens[:, 1], dtype), jnp.full((n_lanes,), tol, dtype)),
-            key=jax.random.split(jax.random.key(0), n_lanes),
-            fold=jnp.asarray(fold_ids, jnp.int32),
-        )
-        static = Static(resolved, int(self.max_iter), True, None, bool(self.fit_intercept))
-        params0 = init_params(Xp.shape[1], n_classes, dtype)
-        chunk = chunk_size_for(n_lanes, Xp.shape[0], 1 if n_classes == 2 else n_classes,
-                               _n_params(n_features, n_classes, self.fit_intercept), int(self.max_iter),
-                               np.dtype(dtype).itemsize, resolved, DEFAULT_MEMORY_BUDGET)
-        raw = run_lanes(jnp.asarray(ds.X), jnp.asarray(ds.y), jnp.asarray(Wp, dtype), lanes, params0,
-                        static, chunk_size=chunk)
+        raw = fit_many(Xp, cp, l1=pens[:, 0], l2=pens[:, 1], learning_rate=self.learning_rate,
+                       fold=fold_ids, fold_weights=Wp, solver=resolved, steps=int(self.max_iter), tol=tol,
+                       fit_intercept=bool(self.fit_intercept))
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            warn_if_unfinished(raw.status, raw.residual, tol, self.max_iter, label="LogisticRegressionCV: ")
+            warn_if_unfinished(raw.status, raw.residual, raw.config['tol'], self.max_iter, label="LogisticRegressionCV: ")
         _reemit(caught)
 
         n_r, n_c = len(ratios), len(Cs)
         shape = (W.shape[0], n_r, n_c)
         coefs, intercepts = [], []
-        lane_coef, lane_intercept = np.asarray(raw.params.coef)[:, :n_features], np.asarray(raw.params.intercept)
-        for k in range(n_lanes):
+        lane_coef, lane_intercept = np.asarray(raw.coef)[:, :n_features], np.asarray(raw.intercept)
+        for k in range(len(fold_ids)):
             c, b = _sklearn_layout(lane_coef[k], lane_intercept[k], n_classes, self.fit_intercept)
             coefs.append(c)
             intercepts.append(b)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import jax
 import jax.numpy as jnp
 
-from .model import Params, logits as model_logits
+from ._model import Params, logits as model_logits
 
 
 def binary_log_loss(logits: jax.Array, labels: jax.Array) -> jax.Array:

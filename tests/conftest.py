@@ -39,7 +39,7 @@ def cancer():
 
 @pytest.fixture
 def seed_problem():
-    from jaxlr.demo import seed_data
+    from jaxlr._demo import seed_data
 
     return seed_data()
 

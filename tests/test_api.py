@@ -1,17 +1,82 @@
-"""The public surface is small and explicit."""
+"""The public surface is small, explicit and pinned; importing jaxlr changes no global state."""
+
+import subprocess
+import sys
 
 import jaxlr
 
+PUBLIC = {
+    "ConvergenceWarning", "FitResult", "InferenceTable", "LogisticRegression", "LogisticRegressionCV",
+    "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult", "binary_cross_entropy",
+    "enable_compilation_cache", "fit", "fit_many", "inference", "losses", "metrics", "objective", "predict",
+    "predict_proba", "sweep",
+}
 
-def test_public_names():
-    expected = {
-        "fit", "sweep", "predict", "predict_proba", "FitResult", "SweepResult", "Params",
-        "binary_cross_entropy", "objective", "losses", "ConvergenceWarning",
-        "PerfectSeparationWarning", "STATUS_NAMES",
-    }
-    assert expected <= set(dir(jaxlr))
-    assert jaxlr.STATUS_NAMES == ("running", "converged", "max_iter", "diverged", "done")
+
+def test_public_names_are_pinned():
+    assert set(jaxlr.__all__) == PUBLIC
+    for name in PUBLIC:
+        assert getattr(jaxlr, name) is not None
+    modules = {"losses", "metrics", "sharding", "distributed", "estimator", "cli"}
+    assert {n for n in dir(jaxlr) if not n.startswith("_")} - modules == PUBLIC - modules
+
+
+def test_status_codes_explain_themselves():
+    assert jaxlr.STATUS_NAMES == ("running", "converged", "max_iter", "diverged", "done", "pruned")
+    for status in jaxlr.Status:
+        assert jaxlr.STATUS_NAMES[status] == status.label
+        assert len(status.message) > 10
+
+
+def test_no_function_shadows_a_module():
+    import importlib
+    import pkgutil
+
+    modules = {m.name for m in pkgutil.iter_modules(jaxlr.__path__)}
+    for name in PUBLIC - {"losses", "metrics"}:
+        assert name not in modules, f"jaxlr.{name} is both a module and a public name"
+    for name in modules:
+        importlib.import_module(f"jaxlr.{name}") if name != "__main__" else None
 
 
 def test_version_is_a_string():
     assert isinstance(jaxlr.__version__, str)
+
+
+def test_import_changes_no_global_state():
+    code = """
+import os, json, jax
+before = {k: getattr(jax.config, k) for k in ("jax_compilation_cache_dir",
+          "jax_persistent_cache_min_compile_time_secs", "jax_enable_x64")}
+umask = os.umask(0o022); os.umask(umask)
+import jaxlr, jaxlr.cli, jaxlr._outputs, jaxlr._plots, matplotlib
+after = {k: getattr(jax.config, k) for k in before}
+umask2 = os.umask(0o022); os.umask(umask2)
+print(json.dumps([before == after, umask == umask2, matplotlib.rcParams["backend"]]))
+"""
+    import json
+
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={"PATH": "", "MPLBACKEND": "template"})
+    same_config, same_umask, backend = json.loads(out.stdout.strip().splitlines()[-1])
+    assert same_config and same_umask
+    assert backend == "template"  # the user's choice survives
+
+
+def test_compilation_cache_is_explicit(tmp_path):
+    import jax
+
+    path = jaxlr.enable_compilation_cache(tmp_path / "cache")
+    try:
+        assert path == str(tmp_path / "cache") and jax.config.jax_compilation_cache_dir == path
+    finally:
+        jax.config.update("jax_compilation_cache_dir", None)
+
+
+def test_unwritable_cache_directory_degrades_to_no_cache(tmp_path):
+    import pytest
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.warns(RuntimeWarning, match="compilation cache off"):
+        assert jaxlr.enable_compilation_cache(blocker / "cache") is None

@@ -42,7 +42,7 @@ def test_compacted_sweep_matches_plain_vmap():
 
     import jaxlr
 
-    sweep_mod = importlib.import_module("jaxlr.sweep")
+    sweep_mod = importlib.import_module("jaxlr._sweep")
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 5))
     y = (X @ rng.standard_normal(5) + rng.standard_normal(200) > 0).astype(float)

@@ -10,10 +10,10 @@ import pytest
 
 import jaxlr
 from conftest import make_problem
-from jaxlr.model import init_params
-from jaxlr.train import Hyper, Static, trace_count
+from jaxlr._model import init_params
+from jaxlr._train import Hyper, Static, trace_count
 
-sweep_mod = importlib.import_module("jaxlr.sweep")  # the module (jaxlr.sweep is the function)
+sweep_mod = importlib.import_module("jaxlr._sweep")  # the module (jaxlr.sweep is the function)
 
 FIELDS = ("coef", "intercept", "loss_history", "n_iter", "status", "objective", "residual")
 

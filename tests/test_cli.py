@@ -150,7 +150,7 @@ def test_fit_writes_results_that_match_the_saved_parameters(env, cancer, tmp_pat
     assert {"jax", "jaxlib", "optax"} <= set(manifest["versions"])
 
     # validation metrics: recompute on the held-out rows from params.npz with scikit-learn
-    from jaxlr import io
+    from jaxlr import _io as io
 
     _, test = io.train_test_split(y.astype(np.int32), 0.25, 0)
     assert manifest["n_validation"] == len(test)
@@ -188,7 +188,7 @@ def test_sweep_on_breast_cancer_with_folds(env, cancer, tmp_path):
     """A real sweep: newton (converges), 3 l2 values x 2 seeds x 3 folds."""
     from sklearn.linear_model import LogisticRegression
 
-    from jaxlr.sweep import fold_masks
+    from jaxlr._sweep import fold_masks
 
     path, X, y = cancer
     out = tmp_path / "sweep"

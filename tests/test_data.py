@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import jaxlr
-from jaxlr import train as train_mod
+from jaxlr import _train as train_mod
 
 from conftest import make_problem
 

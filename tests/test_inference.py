@@ -7,7 +7,7 @@ import statsmodels.api as sm
 from sklearn.datasets import load_breast_cancer, load_wine
 
 import jaxlr
-from jaxlr.inference import COLUMNS
+from jaxlr._inference import COLUMNS
 
 FEATURES = ["mean radius", "mean texture", "mean smoothness", "mean symmetry"]
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from jaxlr import io
+from jaxlr import _io as io
 
 ROWS = "a,b,label\n1.5,2,yes\n-3,4e-1,no\n0,1,yes\n2,-2,no\n"
 X_EXPECTED = np.array([[1.5, 2], [-3, 0.4], [0, 1], [2, -2]])

@@ -14,7 +14,7 @@ from jax.test_util import check_grads
 from jaxlr.losses import (
     binary_cross_entropy, binary_log_loss, objective, smooth_objective, softmax_cross_entropy,
 )
-from jaxlr.model import Params
+from jaxlr._model import Params
 
 SHAPES = [(5, 2), (17, 3), (32, 1)]  # a fixed set: each shape is traced once
 

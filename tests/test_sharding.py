@@ -29,7 +29,7 @@ SCRIPT = textwrap.dedent(
     import jaxlr
     import importlib
     from jaxlr import sharding
-    sweep_mod = importlib.import_module("jaxlr.sweep")
+    sweep_mod = importlib.import_module("jaxlr._sweep")
     from jaxlr.sharding import make_mesh
 
     warnings.simplefilter("ignore")
@@ -87,8 +87,8 @@ SCRIPT = textwrap.dedent(
     out["x_shard_rows"] = sorted({s.data.shape[0] for s in Xs.addressable_shards})
     ys = sharding.put(np.zeros(64), mesh, sharding.spec(mesh, "data"))
     Ws = sharding.put(np.ones((1, 64)), mesh, sharding.spec(mesh, None, "data"))
-    from jaxlr.train import Hyper, Static
-    from jaxlr.model import init_params
+    from jaxlr._train import Hyper, Static
+    from jaxlr._model import init_params
     lanes = sweep_mod.Lanes(Hyper(*(np.full(2, v) for v in (0.1, 0.0, 0.0, 0.0))),
                             jax.vmap(jax.random.key)(np.arange(2, dtype=np.uint32)), np.zeros(2, np.int32))
     hlo = sweep_mod._train_lanes_jit.lower(Xs, ys, Ws, lanes, init_params(3, 2, np.float64),
@@ -96,7 +96,7 @@ SCRIPT = textwrap.dedent(
     out["all_reduce"] = "all-reduce" in hlo
 
     # the same shapes on the same mesh again: no new compilation
-    from jaxlr.train import trace_count
+    from jaxlr._train import trace_count
     before = trace_count()
     jaxlr.sweep(X, y, mesh=make_mesh(2, 2), **cases["gd8"])
     out["retraced"] = trace_count() - before

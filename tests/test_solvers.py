@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 import jaxlr
 from jaxlr.losses import objective, smooth_objective
-from jaxlr.model import Params
+from jaxlr._model import Params
 
 from conftest import make_problem
 

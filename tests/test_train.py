@@ -9,9 +9,9 @@ import optax
 import pytest
 
 import jaxlr
-from jaxlr import train as train_mod
+from jaxlr import _train as train_mod
 from jaxlr.losses import binary_cross_entropy, objective
-from jaxlr.model import Params
+from jaxlr._model import Params
 
 from conftest import make_problem
 

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import optax
 from jax.flatten_util import ravel_pytree
 
-from .model import Params
+from ._model import Params
 
 
 class Problem(NamedTuple):

@@ -34,9 +34,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax.scipy.stats import norm
 
-from . import data as _data
+from . import _data
 from .losses import log_loss
-from .train import CONVERGED, ConvergenceWarning
+from ._results import ConvergenceWarning, Status
 
 COLUMNS = ("coef", "std_err", "z", "p_value", "ci_low", "ci_high")
 
@@ -203,7 +203,7 @@ def inference(result, X, y, alpha: float = 0.05, sample_weight=None, robust: boo
         raise ValueError("inference: a penalized multinomial fit (l2 > 0) has no reference-class form "
                          "(the penalty is not invariant to shifting coefficients across classes); "
                          "refit with l2 = 0")
-    if not np.all(np.asarray(result.status) == CONVERGED):
+    if not np.all(np.asarray(result.status) == Status.CONVERGED):
         warnings.warn("inference: the fit did not converge (status != 'converged'); the standard errors "
                       "assume the objective is at its minimum", ConvergenceWarning, stacklevel=2)
     fit_intercept = bool(result.config.get("fit_intercept", True))

@@ -22,25 +22,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import data as _data
+from . import _data
 from . import sharding as _sharding
 from .losses import smooth_objective
-from .model import Params, init_params, with_transpose
-from .solvers import (
+from ._model import Params, init_params, with_transpose
+from ._results import ConvergenceWarning, FitResult, FrozenDict, PerfectSeparationWarning, Status
+from ._solvers import (
     Problem, l1_norm, make_solver, optimality_residual, resolve_solver, tree_where,
 )
 
-RUNNING, CONVERGED, MAX_ITER, DIVERGED, DONE = 0, 1, 2, 3, 4
-STATUS_NAMES = ("running", "converged", "max_iter", "diverged", "done")
+RUNNING, CONVERGED, MAX_ITER, DIVERGED, DONE = (int(s) for s in (
+    Status.RUNNING, Status.CONVERGED, Status.MAX_ITER, Status.DIVERGED, Status.DONE))
 DEFAULT_TOL = 1e-4
-
-
-class ConvergenceWarning(UserWarning):
-    """A fit stopped at its iteration budget before reaching ``tol``."""
-
-
-class PerfectSeparationWarning(UserWarning):
-    """The classes are perfectly separated: the unpenalized MLE does not exist."""
 
 
 class Hyper(NamedTuple):
@@ -225,40 +218,6 @@ _finalize_jit = jax.jit(finalize, static_argnames=("static",))
 # ----------------------------------------------------------------------------- results
 
 
-class FitResult(NamedTuple):
-    """One fitted model.
-
-    ``loss_history[t]`` is the objective before step ``t`` (minibatch objective when
-    ``batch_size`` is set); once the model stops it holds the final value.
-    ``status`` is one of ``STATUS_NAMES``; ``residual`` is the max-norm of the gradient
-    (with L1, of the proximal-gradient step) at the final parameters.
-    """
-
-    coef: jax.Array
-    intercept: jax.Array
-    loss_history: jax.Array
-    n_iter: jax.Array
-    status: jax.Array
-    objective: jax.Array
-    residual: jax.Array
-    classes: np.ndarray
-    config: dict
-
-    @property
-    def params(self) -> Params:
-        return Params(self.coef, self.intercept)
-
-    @property
-    def converged(self) -> bool:
-        return bool(self.status == CONVERGED)
-
-    @property
-    def status_name(self) -> str:
-        return STATUS_NAMES[int(self.status)]
-
-    is_sweep = False
-
-
 # ----------------------------------------------------------------------------- the shell
 
 
@@ -422,7 +381,7 @@ def fit(
         fit_intercept=bool(fit_intercept), batch_size=batch_size, seed=seed,
     )
     result = FitResult(raw.params.coef, raw.params.intercept, raw.loss_history, raw.n_iter,
-                       raw.status, raw.objective, raw.residual, ds.classes, config)
+                       raw.status, raw.objective, raw.residual, tuple(ds.classes.tolist()), FrozenDict(config))
     warn_if_unfinished(raw.status, raw.residual, tol, steps)
     if l1 == 0 and l2 == 0 and separates(raw.params, ds.X, ds.y, ds.sample_weight, fit_intercept):
         warnings.warn(

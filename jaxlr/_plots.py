@@ -1,18 +1,18 @@
-"""Figures for the command line: loss curves and a validation-loss heatmap (matplotlib, Agg).
+"""Figures for the command line: loss curves and a validation-loss heatmap.
 
-Each function draws into a new figure and returns it; the caller saves it (atomically).
+Each function draws into a new ``matplotlib.figure.Figure`` and returns it; the caller saves it
+(atomically). No pyplot: no backend is chosen and no window can open, whatever the user's
+matplotlib settings.
 """
 
 from __future__ import annotations
 
 import matplotlib
-
-matplotlib.use("Agg")  # files only, never a window
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import LogNorm, Normalize  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-
+import numpy as np
+from matplotlib.colors import LogNorm, Normalize
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Rectangle
 
 
 def _fmt(v) -> str:
@@ -20,7 +20,7 @@ def _fmt(v) -> str:
 
 
 def loss_curves(histories: np.ndarray, labels: list[str], statuses: list[str], title: str,
-                n_iter=None, ylabel: str = "training objective", smooth: int = 1) -> plt.Figure:
+                n_iter=None, ylabel: str = "training objective", smooth: int = 1) -> Figure:
     """Objective per step for each model (K, steps); one colour per label, diverged dotted red.
     With ``n_iter``, the flat tail after the last model stopped is cut off; ``smooth > 1``
     draws a moving average over that many steps (for noisy minibatch objectives)."""
@@ -31,10 +31,11 @@ def loss_curves(histories: np.ndarray, labels: list[str], statuses: list[str], t
         kernel = np.ones(smooth) / smooth
         histories = np.stack([np.convolve(h, kernel, mode="valid") for h in histories])
         ylabel = f"{ylabel} (mean of {smooth} steps)"
-    fig, ax = plt.subplots(figsize=(8.5, 4.2), layout="constrained")
+    fig = Figure(figsize=(8.5, 4.2), layout="constrained")
+    ax = fig.add_subplot()
     steps = np.arange(histories.shape[1])
     uniq = list(dict.fromkeys(labels))
-    cmap = plt.get_cmap("viridis", max(len(uniq), 2))
+    cmap = matplotlib.colormaps["viridis"].resampled(max(len(uniq), 2))
     colors = {lab: cmap(i) for i, lab in enumerate(uniq)}
     alpha = 1.0 if len(histories) <= 12 else 0.6
     start = histories[:, 0][np.isfinite(histories[:, 0])]
@@ -65,18 +66,19 @@ def loss_curves(histories: np.ndarray, labels: list[str], statuses: list[str], t
 
 
 def heatmap(values: np.ndarray, rows: list, cols: list, row_name: str, col_name: str,
-            title: str, diverged: np.ndarray | None = None, label: str = "validation log-loss") -> plt.Figure:
+            title: str, diverged: np.ndarray | None = None, label: str = "validation log-loss") -> Figure:
     """A (rows, cols) grid of a loss, annotated, best cell boxed; ``diverged`` counts diverged
     models per cell (hatched, left out of the value)."""
     values = np.asarray(values, float)
-    fig, ax = plt.subplots(figsize=(1.2 * len(cols) + 3.2, 0.7 * len(rows) + 2.2), layout="constrained")
+    fig = Figure(figsize=(1.2 * len(cols) + 3.2, 0.7 * len(rows) + 2.2), layout="constrained")
+    ax = fig.add_subplot()
     finite = values[np.isfinite(values)]
     if finite.size and finite.min() > 0 and finite.max() / finite.min() > 10:
         norm = LogNorm(finite.min(), finite.max())
     else:
         norm = Normalize(finite.min() if finite.size else 0, finite.max() if finite.size else 1)
     shown = np.ma.masked_invalid(values)
-    cmap = plt.get_cmap("viridis_r").copy()
+    cmap = matplotlib.colormaps["viridis_r"].copy()
     cmap.set_bad("lightgrey")
     im = ax.imshow(shown, cmap=cmap, norm=norm, aspect="auto")
     ax.set_xticks(range(len(cols)), [_fmt(c) for c in cols])
@@ -88,7 +90,7 @@ def heatmap(values: np.ndarray, rows: list, cols: list, row_name: str, col_name:
         for j in range(len(cols)):
             v = values[i, j]
             if diverged is not None and diverged[i, j]:
-                ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", color="tab:red", lw=0))
+                ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, hatch="//", color="tab:red", lw=0))
             text = f"{v:.4g}" if np.isfinite(v) else "n/a"
             if diverged is not None and diverged[i, j]:
                 text = f"{text}\n{diverged[i, j]} diverged" if np.isfinite(v) else "all diverged"
@@ -96,6 +98,6 @@ def heatmap(values: np.ndarray, rows: list, cols: list, row_name: str, col_name:
             ax.text(j, i, text, ha="center", va="center", fontsize=9, color="white" if dark else "black")
     if finite.size:
         i, j = np.unravel_index(np.nanargmin(np.where(np.isfinite(values), values, np.nan)), values.shape)
-        ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="tab:red", lw=2.5))
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, ec="tab:red", lw=2.5))
     fig.colorbar(im, ax=ax, label=label + " (lower is better)")
     return fig

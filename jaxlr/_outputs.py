@@ -13,22 +13,21 @@ import signal
 import tempfile
 
 
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
 
 @contextlib.contextmanager
 def atomic(path: str, mode: str = "wb"):
     """Write ``path`` via a temporary file in the same directory and ``os.replace``:
     readers (and a crash) see the old file or the whole new one, never a part."""
     directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    name = "." + os.path.basename(path) + "." + next(tempfile._get_candidate_names()) + ".tmp"
+    tmp = os.path.join(directory, name)
+    # O_EXCL with mode 0o666: the process umask applies, as for any file the user creates
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
     try:
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -59,13 +58,8 @@ def write_npz(path, **arrays):
 
 
 def write_png(path, fig):
-    import matplotlib.pyplot as plt
-
-    try:
-        with atomic(path) as f:
-            fig.savefig(f, format="png", dpi=130)
-    finally:
-        plt.close(fig)
+    with atomic(path) as f:
+        fig.savefig(f, format="png", dpi=130)
 
 
 class DirCheckpoint:
@@ -104,8 +98,8 @@ class DirCheckpoint:
         import jax.numpy as jnp
         import numpy as np
 
-        from .model import Params
-        from .train import RawResult
+        from ._model import Params
+        from ._train import RawResult
 
         with np.load(path) as z:
             a = {k: jnp.asarray(z[k]) for k in self.FIELDS}

@@ -10,21 +10,21 @@ chunks of a fixed size (padded), which reuse that same program and bound memory.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass, field
 from typing import Any, Callable, NamedTuple, Protocol, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from . import data as _data
+from . import _data
 from . import sharding as _sharding
-from .model import Params
-from .train import (
-    RUNNING, STATUS_NAMES, FitResult, Hyper, RawResult, Static, _n_params,
+from ._model import Params
+from ._train import (
+    RUNNING, Hyper, RawResult, Static, _n_params,
     check_init_params, check_options, finalize, init_state, advance, train, warn_if_unfinished,
 )
-from .solvers import uses_learning_rate
+from ._results import FrozenDict, SweepResult
+from ._solvers import uses_learning_rate
 
 DEFAULT_MEMORY_BUDGET = 512 * 2**20  # bytes of per-model temporaries in one chunk
 
@@ -83,79 +83,6 @@ class Checkpoint(Protocol):
     def load(self, chunk: int) -> RawResult | None: ...
 
     def save(self, chunk: int, result: RawResult) -> None: ...
-
-
-@dataclass(frozen=True)
-class SweepResult:
-    """K fitted models; arrays have a leading models axis, ``grid[k]`` says what model k is."""
-
-    coef: jax.Array
-    intercept: jax.Array
-    loss_history: jax.Array
-    n_iter: jax.Array
-    status: jax.Array
-    objective: jax.Array
-    residual: jax.Array
-    grid: list[dict]
-    classes: np.ndarray
-    config: dict
-    fold_weights: np.ndarray = field(repr=False, default=None)  # (F, m) training weights per fold
-
-    is_sweep = True
-
-    def __len__(self) -> int:
-        return len(self.grid)
-
-    @property
-    def params(self) -> Params:
-        return Params(self.coef, self.intercept)
-
-    @property
-    def converged(self) -> np.ndarray:
-        return np.asarray(self.status) == 1
-
-    @property
-    def status_names(self) -> list[str]:
-        return [STATUS_NAMES[int(s)] for s in np.asarray(self.status)]
-
-    def __getitem__(self, k: int) -> FitResult:
-        """Model ``k`` as a ``FitResult``."""
-        config = {**self.config, **self.grid[k]}
-        return FitResult(self.coef[k], self.intercept[k], self.loss_history[k], self.n_iter[k],
-                         self.status[k], self.objective[k], self.residual[k], self.classes, config)
-
-    def rows(self) -> list[dict]:
-        """One mapping per model: its grid values, status, iterations, objective, residual."""
-        n_iter, objective, residual = (np.asarray(a) for a in (self.n_iter, self.objective, self.residual))
-        return [
-            {**g, "status": name, "n_iter": int(n_iter[k]), "objective": float(objective[k]),
-             "residual": float(residual[k])}
-            for k, (g, name) in enumerate(zip(self.grid, self.status_names))
-        ]
-
-    def table(self, max_rows: int | None = 40) -> str:
-        """The rows as an aligned text table."""
-        rows = self.rows()
-        shown = rows if max_rows is None else rows[:max_rows]
-        cols = list(rows[0])
-        cells = [[_fmt(r[c]) for c in cols] for r in shown]
-        widths = [max(len(c), *(len(row[j]) for row in cells)) for j, c in enumerate(cols)]
-        lines = ["  ".join(c.rjust(w) for c, w in zip(cols, widths))]
-        lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in cells]
-        if len(shown) < len(rows):
-            lines.append(f"... {len(rows) - len(shown)} more rows")
-        return "\n".join(lines)
-
-    def to_pandas(self):
-        import pandas as pd  # optional: only when asked for
-
-        return pd.DataFrame(self.rows())
-
-
-def _fmt(v) -> str:
-    if isinstance(v, float):
-        return f"{v:.6g}"
-    return str(v)
 
 
 def fold_masks(folds, n_samples: int, labels: np.ndarray) -> np.ndarray:
@@ -325,6 +252,147 @@ def _run_chunk_in_rounds(X, y, W, lanes, params0, static, *, every: int, compact
     return _finalize_lanes_jit(state, X, y, W, lanes, static)
 
 
+def _per_lane(name: str, value, n_lanes: int | None, **checks) -> tuple:
+    """A scalar (shared by every lane) or one value per lane, checked."""
+    values = _data.as_values(name, value, **checks)
+    if n_lanes is not None and len(values) not in (1, n_lanes):
+        raise ValueError(f"{name} must be one value or one per model ({n_lanes}), got {len(values)}")
+    return values
+
+
+def check_seed(name: str, value) -> int:
+    seed = _data.check_scalar(name, value, integer=True)
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"{name} must be in 0 .. 2**32 - 1 (a PRNG seed), got {seed}")
+    return seed
+
+
+def fit_many(
+    X,
+    y,
+    *,
+    l2=0.0,
+    l1=0.0,
+    learning_rate=0.01,
+    seed=0,
+    fold=None,
+    fold_weights=None,
+    solver="auto",
+    steps: int = 1000,
+    tol="auto",
+    fit_intercept: bool = True,
+    sample_weight=None,
+    class_weight=None,
+    batch_size: int | None = None,
+    init=None,
+    grid: Sequence[dict] | None = None,
+    chunk_size: int | None = None,
+    memory_budget: int = DEFAULT_MEMORY_BUDGET,
+    progress: Callable[[int, int], None] | None = None,
+    progress_every: int | None = None,
+    checkpoint: Checkpoint | None = None,
+    mesh=None,
+) -> SweepResult:
+    """Fit K models on the same data in one compiled program: the core's "many lanes" entry
+    point, which ``sweep``, ``LogisticRegressionCV`` and the command line all call.
+
+    ``l2``, ``l1``, ``learning_rate``, ``seed`` and ``fold`` are each one value (shared) or a
+    sequence of K values, one per model. ``fold_weights`` (F, n_samples): per-fold training
+    weights (e.g. 0/1 masks; multiplied by ``sample_weight`` and ``class_weight``); model ``k``
+    trains on row ``fold[k]``. ``grid``: what each model is, for the result's ``grid`` (default:
+    its seed, learning rate, l2, l1 and fold). The other options are ``fit``'s and ``sweep``'s.
+    """
+    ds = _data.check_dataset(X, y, sample_weight, class_weight)
+    n_samples, n_features = ds.X.shape
+    given = [v for v in (l2, l1, learning_rate, seed, fold) if v is not None and np.ndim(v) > 0]
+    n_models = len(grid) if grid is not None else max([len(np.ravel(v)) for v in given], default=1)
+    l2s = _per_lane("l2", l2, n_models, minimum=0.0)
+    l1s = _per_lane("l1", l1, n_models, minimum=0.0)
+    learning_rates = _per_lane("learning_rate", learning_rate, n_models, minimum=0.0, strict=True)
+    seeds = tuple(check_seed(f"seed[{k}]" if np.ndim(seed) else "seed", s)
+                  for k, s in enumerate(_per_lane("seed", seed, n_models, integer=True)))
+    resolved, tol = check_options(
+        solver=solver, steps=steps, tol=tol, batch_size=batch_size, fit_intercept=fit_intercept,
+        n_samples=n_samples, n_features=n_features, n_classes=ds.n_classes, uses_l1=max(l1s) > 0,
+    )
+    if len(set(learning_rates)) > 1 and not uses_learning_rate(resolved):
+        raise ValueError(f"learning_rate: solver {resolved!r} does not use a learning rate; give one value")
+    memory_budget = _data.check_scalar("memory_budget", memory_budget, minimum=1, integer=True)
+    if fold_weights is None:
+        if fold is not None:
+            raise ValueError("fold needs fold_weights (one row of training weights per fold)")
+        W = ds.sample_weight[None, :]
+        folds = (0,)
+    else:
+        masks = np.asarray(fold_weights, dtype=float)
+        if masks.ndim != 2 or masks.shape[1] != n_samples:
+            raise ValueError(f"fold_weights must have shape (n_folds, {n_samples}), got {masks.shape}")
+        if not np.isfinite(masks).all() or (masks < 0).any():
+            raise ValueError("fold_weights must be finite and non-negative")
+        W = masks * ds.sample_weight[None, :]
+        if (W.sum(axis=1) <= 0).any():
+            raise ValueError("fold_weights: a fold has no training rows with positive weight")
+        folds = _per_lane("fold", 0 if fold is None else fold, n_models, minimum=0, integer=True)
+        if max(folds) >= W.shape[0]:
+            raise ValueError(f"fold must index a row of fold_weights (0 .. {W.shape[0] - 1}), got {max(folds)}")
+
+    def column(values):
+        return values * n_models if len(values) == 1 else values
+
+    l2s, l1s, learning_rates, seeds, folds = map(column, (l2s, l1s, learning_rates, seeds, folds))
+    if grid is None:
+        grid = [{"seed": s, "learning_rate": lr, "l2": a, "l1": b, **({} if fold_weights is None else {"fold": f})}
+                for s, lr, a, b, f in zip(seeds, learning_rates, l2s, l1s, folds)]
+    dtype = ds.X.dtype
+    lanes = Lanes(
+        hyper=Hyper(jnp.asarray(learning_rates, dtype), jnp.asarray(l1s, dtype), jnp.asarray(l2s, dtype),
+                    jnp.full((n_models,), 0.0 if tol is None else tol, dtype)),
+        key=jax.vmap(jax.random.key)(jnp.asarray(seeds, jnp.uint32)),
+        fold=jnp.asarray(folds, jnp.int32),
+    )
+    params0 = check_init_params(init, n_features, ds.n_classes, dtype)
+    static = Static(resolved, int(steps), tol is not None, batch_size, bool(fit_intercept))
+    n_lane_dev, n_row_dev = 1, 1
+    if mesh is not None:
+        mesh = _sharding.check_mesh(mesh)
+        n_lane_dev, n_row_dev = (_sharding.axis_size(mesh, a) for a in _sharding.AXES)
+        if batch_size and n_samples % n_row_dev:
+            raise ValueError(f"mesh: with batch_size, n_samples ({n_samples}) must be a multiple of the "
+                             f"'data' axis size ({n_row_dev}); padding rows would change the minibatches")
+    n_params = _n_params(n_features, ds.n_classes, fit_intercept)
+    if chunk_size is None:
+        n_outputs = 1 if ds.n_classes == 2 else ds.n_classes
+        per_device = chunk_size_for(-(-n_models // n_lane_dev), -(-n_samples // n_row_dev), n_outputs,
+                                    n_params, int(steps), dtype.itemsize, resolved, memory_budget)
+        chunk_size = per_device * n_lane_dev
+    else:
+        chunk_size = min(_data.check_scalar("chunk_size", chunk_size, minimum=1, integer=True), n_models)
+        chunk_size = -(-chunk_size // n_lane_dev) * n_lane_dev  # whole lanes per device
+
+    X_, y_, W_ = ds.X, ds.y, np.asarray(W, dtype)
+    place = None
+    if mesh is None:
+        X_, y_, W_ = jnp.asarray(X_), jnp.asarray(y_), jnp.asarray(W_)
+    else:
+        X_, y_, W_ = _sharding.pad_rows(X_, y_, W_, n_row_dev)
+        X_ = _sharding.put(X_, mesh, _sharding.spec(mesh, "data", None))
+        y_ = _sharding.put(y_, mesh, _sharding.spec(mesh, "data"))
+        W_ = _sharding.put(W_, mesh, _sharding.spec(mesh, None, "data"))
+        params0 = _sharding.replicate(params0, mesh)
+        place = lambda chunk: _sharding.put_tree(chunk, mesh, _sharding.spec(mesh, "models"))  # noqa: E731
+    raw = run_lanes(X_, y_, W_, lanes, params0, static,
+                    chunk_size=chunk_size, progress=progress, progress_every=progress_every,
+                    checkpoint=checkpoint, place=place)
+    config = dict(
+        solver=resolved if isinstance(resolved, str) else repr(resolved), tol=tol, steps=int(steps),
+        fit_intercept=bool(fit_intercept), batch_size=batch_size, chunk_size=chunk_size,
+    )
+    return SweepResult(raw.params.coef, raw.params.intercept, raw.loss_history, raw.n_iter, raw.status,
+                       raw.objective, raw.residual, fold_weights=None if fold_weights is None else W,
+                       grid=tuple(FrozenDict(g) for g in grid), classes=tuple(ds.classes.tolist()),
+                       config=FrozenDict(config))
+
+
 def sweep(
     X,
     y,
@@ -364,86 +432,31 @@ def sweep(
     multiple of that axis: JAX arrays cannot be split unevenly). ``memory_budget`` is then
     per device.
     """
-    ds = _data.check_dataset(X, y, sample_weight, class_weight)
-    n_samples, n_features = ds.X.shape
+    X = _data.check_features(X)
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
         seeds = tuple(range(_data.check_scalar("seeds", seeds, minimum=1, integer=True)))
-    seeds = _data.as_values("seeds", seeds, integer=True)
+    seeds = tuple(check_seed(f"seeds[{k}]", s) for k, s in enumerate(_data.as_values("seeds", seeds, integer=True)))
     learning_rates = _data.as_values("learning_rate", learning_rate, minimum=0.0, strict=True)
     l2s = _data.as_values("l2", l2, minimum=0.0)
     l1s = _data.as_values("l1", l1, minimum=0.0)
-    resolved, tol = check_options(
-        solver=solver, steps=steps, tol=tol, batch_size=batch_size, fit_intercept=fit_intercept,
-        n_samples=n_samples, n_features=n_features, n_classes=ds.n_classes, uses_l1=max(l1s) > 0,
-    )
-    n_params = _n_params(n_features, ds.n_classes, fit_intercept)
-    if len(learning_rates) > 1 and not uses_learning_rate(resolved):
-        raise ValueError(f"learning_rate: solver {resolved!r} does not use a learning rate; give one value")
-    memory_budget = _data.check_scalar("memory_budget", memory_budget, minimum=1, integer=True)
-
-    if folds is None:
-        W = ds.sample_weight[None, :]
-        fold_ids = (None,)
-    else:
-        masks = fold_masks(folds, n_samples, np.asarray(ds.y).astype(int))
-        W = masks * ds.sample_weight[None, :]
-        if (W.sum(axis=1) <= 0).any():
-            raise ValueError("folds: a fold has no training rows with positive weight")
-        fold_ids = tuple(range(W.shape[0]))
-
+    masks, fold_ids = None, (None,)
+    if folds is not None:
+        codes, _ = _data.check_labels(y, X.shape[0])
+        masks = fold_masks(folds, X.shape[0], codes)
+        fold_ids = tuple(range(masks.shape[0]))
     grid = []
-    for seed, lr, l2v, l1v, fold in itertools.product(seeds, learning_rates, l2s, l1s, fold_ids):
-        entry = {"seed": seed, "learning_rate": lr, "l2": l2v, "l1": l1v}
-        if fold is not None:
-            entry["fold"] = fold
-        grid.append(entry)
+    for s, lr, l2v, l1v, f in itertools.product(seeds, learning_rates, l2s, l1s, fold_ids):
+        grid.append({"seed": s, "learning_rate": lr, "l2": l2v, "l1": l1v, **({} if f is None else {"fold": f})})
 
-    dtype = ds.X.dtype
-    column = lambda name: jnp.asarray([g[name] for g in grid], dtype)  # noqa: E731
-    n_models = len(grid)
-    lanes = Lanes(
-        hyper=Hyper(column("learning_rate"), column("l1"), column("l2"),
-                    jnp.full((n_models,), 0.0 if tol is None else tol, dtype)),
-        key=jax.vmap(jax.random.key)(jnp.asarray([g["seed"] for g in grid], jnp.uint32)),
-        fold=jnp.asarray([g.get("fold", 0) for g in grid], jnp.int32),
-    )
-    params0 = check_init_params(init, n_features, ds.n_classes, dtype)
-    static = Static(resolved, int(steps), tol is not None, batch_size, bool(fit_intercept))
-    n_lane_dev, n_row_dev = 1, 1
-    if mesh is not None:
-        mesh = _sharding.check_mesh(mesh)
-        n_lane_dev, n_row_dev = (_sharding.axis_size(mesh, a) for a in _sharding.AXES)
-        if batch_size and n_samples % n_row_dev:
-            raise ValueError(f"mesh: with batch_size, n_samples ({n_samples}) must be a multiple of the "
-                             f"'data' axis size ({n_row_dev}); padding rows would change the minibatches")
-    if chunk_size is None:
-        n_outputs = 1 if ds.n_classes == 2 else ds.n_classes
-        per_device = chunk_size_for(-(-n_models // n_lane_dev), -(-n_samples // n_row_dev), n_outputs,
-                                    n_params, int(steps), dtype.itemsize, resolved, memory_budget)
-        chunk_size = per_device * n_lane_dev
-    else:
-        chunk_size = min(_data.check_scalar("chunk_size", chunk_size, minimum=1, integer=True), n_models)
-        chunk_size = -(-chunk_size // n_lane_dev) * n_lane_dev  # whole lanes per device
+    def column(name):
+        return [g[name] for g in grid]
 
-    X_, y_, W_ = ds.X, ds.y, np.asarray(W, dtype)
-    place = None
-    if mesh is None:
-        X_, y_, W_ = jnp.asarray(X_), jnp.asarray(y_), jnp.asarray(W_)
-    else:
-        X_, y_, W_ = _sharding.pad_rows(X_, y_, W_, n_row_dev)
-        X_ = _sharding.put(X_, mesh, _sharding.spec(mesh, "data", None))
-        y_ = _sharding.put(y_, mesh, _sharding.spec(mesh, "data"))
-        W_ = _sharding.put(W_, mesh, _sharding.spec(mesh, None, "data"))
-        params0 = _sharding.replicate(params0, mesh)
-        place = lambda chunk: _sharding.put_tree(chunk, mesh, _sharding.spec(mesh, "models"))  # noqa: E731
-    raw = run_lanes(X_, y_, W_, lanes, params0, static,
-                    chunk_size=chunk_size, progress=progress, progress_every=progress_every,
-                    checkpoint=checkpoint, place=place)
-    config = dict(
-        solver=resolved if isinstance(resolved, str) else repr(resolved), tol=tol, steps=int(steps),
-        fit_intercept=bool(fit_intercept), batch_size=batch_size, chunk_size=chunk_size,
+    result = fit_many(
+        X, y, l2=column("l2"), l1=column("l1"), learning_rate=column("learning_rate"), seed=column("seed"),
+        fold=None if folds is None else column("fold"), fold_weights=masks, solver=solver, steps=steps,
+        tol=tol, fit_intercept=fit_intercept, sample_weight=sample_weight, class_weight=class_weight,
+        batch_size=batch_size, init=init, grid=grid, chunk_size=chunk_size, memory_budget=memory_budget,
+        progress=progress, progress_every=progress_every, checkpoint=checkpoint, mesh=mesh,
     )
-    warn_if_unfinished(raw.status, raw.residual, tol, steps, label="sweep: ")
-    return SweepResult(raw.params.coef, raw.params.intercept, raw.loss_history, raw.n_iter, raw.status,
-                       raw.objective, raw.residual, grid, ds.classes, config,
-                       fold_weights=None if folds is None else W)
+    warn_if_unfinished(result.status, result.residual, result.config["tol"], steps, label="sweep: ")
+    return result

@@ -15,9 +15,9 @@ import jax
 import numpy as np
 
 from .losses import binary_cross_entropy
-from .model import logits
-from .sweep import sweep
-from .train import fit
+from ._model import logits
+from ._sweep import sweep
+from ._train import fit
 
 SEED_TEST_LOSS = 0.27879988486425317  # what the seed script prints
 

@@ -1,0 +1,253 @@
+"""What a fit returns: per-model status codes, ``FitResult`` and ``SweepResult``.
+
+Both results are pytrees (``jax.tree_util.register_dataclass``): the arrays are leaves, the
+classes, configuration and grid are static metadata, so ``jax.tree_util.tree_map`` maps over a
+result, ``jit`` returns one and ``vmap`` stacks them. They share their names: a sweep result
+indexed at ``k`` is a fit result (``sweep[k].coef == sweep.coef[k]``), and a fit result is a
+sweep of one model without the models axis.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Mapping
+from typing import Any, ClassVar, Iterator
+
+import jax
+import numpy as np
+
+from ._model import Params
+
+
+class Status(enum.IntEnum):
+    """Why a model stopped; the integer codes are what compiled code stores per model."""
+
+    RUNNING = 0
+    CONVERGED = 1
+    MAX_ITER = 2
+    DIVERGED = 3
+    DONE = 4
+    PRUNED = 5
+
+    @property
+    def message(self) -> str:
+        return _MESSAGES[self]
+
+    @property
+    def label(self) -> str:
+        """The lower-case name used in tables and files (``"max_iter"``)."""
+        return self.name.lower()
+
+
+_MESSAGES = {
+    Status.RUNNING: "still running (the loop was cut before the model stopped)",
+    Status.CONVERGED: "converged: the optimality residual reached tol",
+    Status.MAX_ITER: "stopped at the iteration budget (steps / max_iter) before reaching tol",
+    Status.DIVERGED: "diverged: the objective became non-finite or ended above its start; "
+                     "the last finite parameters are kept",
+    Status.DONE: "ran its fixed budget of steps (tol=None)",
+    Status.PRUNED: "pruned by successive halving: its validation loss ranked low at a rung",
+}
+STATUS_NAMES = tuple(s.label for s in Status)
+
+HISTORY_SIZE = 1024  # loss-history entries kept per model, whatever the number of steps
+HISTORY_HEAD = 512  # the first steps, all kept; after them every k-th step
+
+
+class ConvergenceWarning(UserWarning):
+    """A fit stopped at its iteration budget before reaching ``tol``, or diverged."""
+
+
+class PerfectSeparationWarning(UserWarning):
+    """The classes are perfectly separated: the unpenalized MLE does not exist."""
+
+
+class FrozenDict(Mapping):
+    """An immutable, hashable mapping (results keep their settings as pytree metadata)."""
+
+    __slots__ = ("_items", "_hash")
+
+    def __init__(self, *args, **kwargs):
+        self._items = dict(*args, **kwargs)
+        self._hash = None
+
+    def __getitem__(self, key):
+        return self._items[key]
+
+    def __iter__(self) -> Iterator:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        if self._hash is None:
+            self._hash = hash(tuple((k, _hashable(v)) for k, v in self._items.items()))
+        return self._hash
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Mapping) and dict(self._items) == dict(other)
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+    def __reduce__(self):
+        return FrozenDict, (self._items,)
+
+
+def _hashable(value):
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
+def history_steps(steps: int, length: int, head: int) -> np.ndarray:
+    """The step each entry of a loss history holds: ``0 .. head-1``, then every ``stride``-th
+    step after (``stride = ceil((steps - head) / (length - head))``, 1 while ``steps`` fits)."""
+    if length <= head:
+        return np.arange(length)
+    stride = max(1, -(-(steps - head) // (length - head)))
+    return np.concatenate([np.arange(head), head + stride * np.arange(length - head)])
+
+
+class _Common:
+    """What both results offer; arrays may carry a leading models axis (sweeps)."""
+
+    is_sweep: ClassVar[bool] = False
+
+    @property
+    def params(self) -> Params:
+        return Params(self.coef, self.intercept)
+
+    @property
+    def converged(self):
+        """``status == converged`` (a NumPy bool, or a bool array for a sweep)."""
+        return np.asarray(self.status) == Status.CONVERGED
+
+    @property
+    def loss_history_steps(self) -> np.ndarray:
+        """The step each ``loss_history`` entry was recorded at (see ``history_steps``)."""
+        return history_steps(int(self.config["steps"]), np.shape(self.loss_history)[-1], HISTORY_HEAD)
+
+
+@dataclasses.dataclass(frozen=True)
+class FitResult(_Common):
+    """One fitted model.
+
+    ``coef`` (n_features,) or (n_features, n_classes), ``intercept`` () or (n_classes,);
+    ``loss_history[j]`` the objective before step ``loss_history_steps[j]`` (every step when
+    ``steps <= 1024``; then the first 512 and every k-th; minibatch objective with
+    ``batch_size``); once the model stops it holds the final value. ``status`` is a ``Status``
+    code; ``residual`` the max-norm of the gradient (with L1, of the proximal-gradient step) at
+    the final parameters; ``objective`` the objective there.
+    """
+
+    coef: Any
+    intercept: Any
+    loss_history: Any
+    n_iter: Any
+    status: Any
+    objective: Any
+    residual: Any
+    classes: tuple = ()
+    config: FrozenDict = dataclasses.field(default_factory=FrozenDict)
+
+    @property
+    def status_name(self) -> str:
+        return Status(int(self.status)).label
+
+    @property
+    def status_message(self) -> str:
+        return Status(int(self.status)).message
+
+    def rows(self) -> list[dict]:
+        """One mapping: settings, status, iterations, objective, residual."""
+        return [_row(self.config, self.status_name, self.n_iter, self.objective, self.residual)]
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepResult(_Common):
+    """K fitted models: arrays have a leading models axis, ``grid[k]`` says what model ``k`` is.
+
+    ``fold_weights`` (n_folds, n_samples) holds each fold's training weights when the sweep used
+    folds (model ``k`` trained on row ``grid[k]["fold"]``).
+    """
+
+    coef: Any
+    intercept: Any
+    loss_history: Any
+    n_iter: Any
+    status: Any
+    objective: Any
+    residual: Any
+    fold_weights: Any = None
+    grid: tuple = ()
+    classes: tuple = ()
+    config: FrozenDict = dataclasses.field(default_factory=FrozenDict)
+
+    is_sweep: ClassVar[bool] = True
+
+    def __len__(self) -> int:
+        return len(self.grid)
+
+    @property
+    def status_name(self) -> tuple[str, ...]:
+        return tuple(Status(int(s)).label for s in np.asarray(self.status).reshape(-1))
+
+    def __getitem__(self, k: int) -> FitResult:
+        """Model ``k`` as a ``FitResult`` (its settings: the sweep's config with ``grid[k]``)."""
+        k = range(len(self))[k]  # negative indices; IndexError past the end
+        leaves = {name: getattr(self, name)[k] for name in _ARRAYS}
+        return FitResult(**leaves, classes=self.classes, config=FrozenDict({**self.config, **self.grid[k]}))
+
+    def rows(self) -> list[dict]:
+        """One mapping per model: its grid values, status, iterations, objective, residual."""
+        n_iter, objective, residual = (np.asarray(a) for a in (self.n_iter, self.objective, self.residual))
+        return [_row(g, name, n_iter[k], objective[k], residual[k])
+                for k, (g, name) in enumerate(zip(self.grid, self.status_name))]
+
+    def table(self, max_rows: int | None = 40) -> str:
+        """The rows as an aligned text table."""
+        return format_table(self.rows(), max_rows)
+
+    def to_pandas(self):
+        import pandas as pd  # optional: only when asked for
+
+        return pd.DataFrame(self.rows())
+
+
+_ARRAYS = ("coef", "intercept", "loss_history", "n_iter", "status", "objective", "residual")
+
+jax.tree_util.register_dataclass(FitResult, data_fields=list(_ARRAYS), meta_fields=["classes", "config"])
+jax.tree_util.register_dataclass(SweepResult, data_fields=[*_ARRAYS, "fold_weights"],
+                                 meta_fields=["grid", "classes", "config"])
+
+
+def _row(settings: Mapping, status: str, n_iter, objective, residual) -> dict:
+    keys = ("seed", "learning_rate", "l2", "l1", "fold")
+    return {**{k: settings[k] for k in keys if k in settings}, "status": status, "n_iter": int(n_iter),
+            "objective": float(objective), "residual": float(residual)}
+
+
+def format_table(rows: list[dict], max_rows: int | None = 40) -> str:
+    """Mappings with the same keys as a right-aligned text table."""
+    shown = rows if max_rows is None else rows[:max_rows]
+    cols = list(rows[0])
+    cells = [[_fmt(r[c]) for c in cols] for r in shown]
+    widths = [max(len(c), *(len(row[j]) for row in cells)) for j, c in enumerate(cols)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(cols, widths))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(row, widths)) for row in cells]
+    if len(shown) < len(rows):
+        lines.append(f"... {len(rows) - len(shown)} more rows")
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    return f"{v:.6g}" if isinstance(v, float) else str(v)
+
+
+__all__ = ["Status", "STATUS_NAMES", "FitResult", "SweepResult", "ConvergenceWarning",
+           "PerfectSeparationWarning", "FrozenDict", "history_steps", "format_table"]
