@@ -100,8 +100,8 @@ _linear.defvjp(_linear_fwd, _linear_bwd)
 def dense(X: np.ndarray, transpose: bool = False) -> DenseDesign:
     """A dense design from host data; ``transpose=True`` also transfers a row-major ``X.T``
     (transposed by NumPy on the host, so no small program is compiled for it)."""
-    XT = jnp.asarray(np.ascontiguousarray(np.asarray(X).T)) if transpose else None
-    return DenseDesign(jnp.asarray(X), XT)
+    XT = jax.device_put(np.ascontiguousarray(np.asarray(X).T)) if transpose else None
+    return DenseDesign(jax.device_put(np.asarray(X)), XT)
 
 
 __all__ = ["DenseDesign", "linear", "dense"]

@@ -72,8 +72,10 @@ def bucket(n: int, minimum: int = 1) -> int:
     return 3 * size // 4 if size >= 4 and 3 * size // 4 >= n else size
 
 
-def fold_bucket(n: int) -> int:
-    return 1 << max(0, (n - 1).bit_length())
+def pow2_bucket(n: int, minimum: int = 1) -> int:
+    """The next power of two (feature columns and folds: the coarsest buckets, so datasets of
+    similar width share a program; a zero column costs little)."""
+    return 1 << max(0, (max(int(n), minimum) - 1).bit_length())
 
 
 # ----------------------------------------------------------------------------- option checks
@@ -436,8 +438,8 @@ def prepare(X, y, W, *, transpose: bool, n_row_multiple: int = 1, mesh=None) -> 
     them on the device(s)."""
     m, n = X.shape
     rows = -(-bucket(m, MIN_ROWS) // n_row_multiple) * n_row_multiple
-    cols = bucket(n, MIN_FEATURES)
-    folds = fold_bucket(W.shape[0])
+    cols = pow2_bucket(n, MIN_FEATURES) if n <= 256 else bucket(n)
+    folds = pow2_bucket(W.shape[0])
     Xp = _pad_matrix(X, rows, cols)
     yp = np.zeros((rows,), y.dtype)
     yp[:m] = y
@@ -446,7 +448,7 @@ def prepare(X, y, W, *, transpose: bool, n_row_multiple: int = 1, mesh=None) -> 
     Wp[W.shape[0]:, :m] = W[0]  # empty folds copy fold 0 (never indexed; keeps sums positive)
     if mesh is None:
         design = _design.dense(Xp, transpose=transpose)
-        return Prepared(design, jnp.asarray(yp), jnp.asarray(Wp), m, n, None)
+        return Prepared(design, jax.device_put(yp), jax.device_put(Wp), m, n, None)
     design = _design.DenseDesign(_sharding.put(Xp, mesh, _sharding.spec(mesh, "data", None)),
                                  _sharding.put(np.ascontiguousarray(Xp.T), mesh, _sharding.spec(mesh, None, "data"))
                                  if transpose else None)
