@@ -82,7 +82,7 @@ def pow2_bucket(n: int, minimum: int = 1) -> int:
 
 
 def check_options(*, solver, steps, tol, batch_size, fit_intercept, n_samples, n_features,
-                  n_classes, uses_l1, learning_rate_grid: bool = False) -> tuple[Any, float | None]:
+                  n_classes, uses_l1, learning_rate_grid: bool = False, n_models: int = 1) -> tuple[Any, float | None]:
     """Host-side checks shared by ``fit`` and ``sweep``; returns (resolved solver, tol)."""
     _data.check_scalar("steps", steps, minimum=1, integer=True)
     if batch_size is not None:
@@ -103,7 +103,7 @@ def check_options(*, solver, steps, tol, batch_size, fit_intercept, n_samples, n
             )
     n_params = n_parameters(n_features, n_classes, bool(fit_intercept))
     resolved = resolve_solver(solver, uses_l1=uses_l1, minibatch=batch_size is not None, n_params=n_params,
-                              learning_rate_grid=learning_rate_grid)
+                              learning_rate_grid=learning_rate_grid, n_samples=n_samples, n_models=n_models)
     return resolved, tol
 
 
@@ -576,7 +576,7 @@ def fit_dataset(ds: _data.Dataset, *, l2, l1, learning_rate, seed, fold, fold_we
     resolved, tol = check_options(
         solver=solver, steps=steps, tol=tol, batch_size=batch_size, fit_intercept=fit_intercept,
         n_samples=n_samples, n_features=n_features, n_classes=ds.n_classes, uses_l1=max(l1s) > 0,
-        learning_rate_grid=len(set(learning_rates)) > 1,
+        learning_rate_grid=len(set(learning_rates)) > 1, n_models=n_models,
     )
     if len(set(learning_rates)) > 1 and not uses_learning_rate(resolved):
         raise ValueError(f"learning_rate: solver {resolved!r} does not use a learning rate; give one value")
