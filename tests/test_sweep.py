@@ -131,12 +131,14 @@ def test_progress_reports_and_compaction_give_the_same_models():
     assert seen[-1] == (10 * 60, 10 * 60) and seen == sorted(seen)
 
 
-def test_regularization_path_reaches_the_same_models_in_fewer_iterations(cancer):
+@pytest.mark.parametrize("solver", ["newton", "lbfgs"])
+def test_regularization_path_reaches_the_same_models_in_fewer_iterations(cancer, solver):
     """path=True solves each fold's penalty grid strongest-first, warm-started from the previous
-    solution: the same optima (to the tolerance) as independent lanes, with fewer iterations."""
+    solution: the same optima (to the tolerance) as independent lanes, with fewer iterations
+    (Newton's about half, L-BFGS's fewer: it restarts its curvature memory at every point)."""
     X, y = cancer
     l2 = list(np.geomspace(1e-1, 1e-5, 6))
-    options = dict(l2=l2, folds=3, solver="lbfgs", tol=1e-8, steps=2000)
+    options = dict(l2=l2, folds=3, solver=solver, tol=1e-8, steps=2000)
     parallel = jaxlr.sweep(X, y, **options)
     path = jaxlr.sweep(X, y, path=True, **options)
     assert path.config["path"] and not parallel.config["path"]
@@ -144,7 +146,7 @@ def test_regularization_path_reaches_the_same_models_in_fewer_iterations(cancer)
     assert path.converged.all() and parallel.converged.all()
     np.testing.assert_allclose(path.objective, parallel.objective, rtol=1e-9)
     np.testing.assert_allclose(path.coef, parallel.coef, rtol=1e-3, atol=1e-4)
-    assert np.sum(path.n_iter) < 0.8 * np.sum(parallel.n_iter)
+    assert np.sum(path.n_iter) < {"newton": 0.6, "lbfgs": 0.95}[solver] * np.sum(parallel.n_iter)
 
 
 @pytest.mark.parametrize("kwargs, match", [
