@@ -346,6 +346,108 @@ def manifest(*, command: str, config: dict, data: dict, result_config: dict, wal
     }
 
 
+# ----------------------------------------------------------------------------- what a run writes
+
+
+def smoothing(result, minibatch: bool) -> int:
+    """Minibatch objectives are noisy: curves are a moving average over ~4% of the history."""
+    return max(1, int(np.shape(result.loss_history)[-1]) // 25) if minibatch else 1
+
+
+def _objective_label(smooth: int) -> str:
+    return "training objective" if smooth == 1 else f"minibatch objective (moving average of {smooth} entries)"
+
+
+def fit_figures(result, minibatch: bool) -> dict:
+    """``loss_curve.png`` of one model: its objective per step and where it stopped."""
+    from . import _plots
+
+    smooth = smoothing(result, minibatch)
+    groups, _ = curve_groups(result, smooth=smooth)
+    cfg = result.config
+    title = f"jaxlr fit: solver={cfg['solver']}, l2={cfg['l2']:g}, status={result.status_name}"
+    return {"loss_curve.png": _plots.loss_curves(groups, [], title, ylabel=_objective_label(smooth))}
+
+
+def sweep_figures(result, rows: list[dict], has_validation: bool, minibatch: bool) -> dict:
+    """``loss_curve.png`` per setting; ``validation_curve.png`` when one hyperparameter varies,
+    ``heatmap.png`` when two or more do (a 1 x N heatmap says less than a line)."""
+    from . import _plots
+
+    metric = "val_loss" if has_validation else "train_loss"
+    what = f"{'validation' if has_validation else 'training'} log-loss"
+    note = "" if has_validation else " (no --test-size/--folds: training rows)"
+    n_seeds = len({g["seed"] for g in result.grid})
+    n_folds = len({g["fold"] for g in result.grid}) if "fold" in result.grid[0] else 1
+    replicates = " x ".join(n for n, c in (("seeds", n_seeds), ("folds", n_folds)) if c > 1) or "models"
+    counts = status_counts(result.status_name)
+    smooth = smoothing(result, minibatch)
+    groups, vary = curve_groups(result, smooth=smooth)
+    title = (f"jaxlr sweep: {len(result)} models, solver={result.config['solver']}\n"
+             + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    figures = {"loss_curve.png": _plots.loss_curves(groups, vary, title, ylabel=_objective_label(smooth),
+                                                    replicates=replicates)}
+    line = setting_curve(rows, metric)
+    if line is not None:
+        figures["validation_curve.png"] = _plots.setting_curve(line, f"{what} against {line.key}{note}", what)
+    elif len(vary) >= 2:
+        cells = grid_cells(rows, metric)
+        spread = f"; ± sd across {cells.spread_over}" if cells.spread_over else ""
+        others = f"; averaged over {', '.join(cells.averaged_over)}" if cells.averaged_over else ""
+        title = f"{what}, mean over {replicates}{spread}{others}" + (f"\n{note.strip()}" if note else "")
+        figures["heatmap.png"] = _plots.heatmap(cells, title, what)
+    return figures
+
+
+def params_arrays(result, feature_names: Sequence[str], classes: Sequence) -> dict:
+    """What ``params.npz`` holds: coefficients, intercepts, names, and each model's settings."""
+    arrays = dict(coef=np.asarray(result.coef), intercept=np.asarray(result.intercept),
+                  feature_names=np.array(list(feature_names)), classes=np.array([str(k) for k in classes]))
+    if result.is_sweep:
+        arrays.update({c: np.array([g[c] for g in result.grid]) for c in HYPER_COLUMNS if c in result.grid[0]})
+    return arrays
+
+
+class CompileStats:
+    """Compilation time and persistent-cache hits in this process, from ``jax.monitoring``
+    events (for ``run.json``); ``install()`` starts listening."""
+
+    def __init__(self):
+        self.hits = self.misses = 0
+        self.compile_s = 0.0  # XLA backend compilation (or fetching it from the persistent cache)
+        self.trace_s = 0.0  # tracing to a jaxpr and lowering to StableHLO, which the cache cannot skip
+
+    def install(self):
+        import jax
+
+        def on_event(event, **_):
+            if event == "/jax/compilation_cache/cache_hits":
+                self.hits += 1
+            elif event == "/jax/compilation_cache/cache_misses":
+                self.misses += 1
+
+        def on_duration(event, duration, **_):
+            if event == "/jax/core/compile/backend_compile_duration":
+                self.compile_s += duration
+            elif event.startswith("/jax/core/compile/"):
+                self.trace_s += duration
+
+        jax.monitoring.register_event_listener(on_event)
+        jax.monitoring.register_event_duration_secs_listener(on_duration)
+        return self
+
+
+def data_record(path: str, table) -> dict:
+    """The data file in ``run.json``: where, what format, its hash, size and label mapping."""
+    import os
+
+    from . import _io
+
+    return {"path": os.path.abspath(path), "format": table.format, "sha256": _io.sha256(path),
+            "rows": int(table.X.shape[0]), "features": list(table.feature_names), "target": table.target,
+            "label_mapping": {str(k): v for k, v in table.label_mapping.items()}}
+
+
 __all__ = ["HYPER_COLUMNS", "SETTINGS", "scores", "evaluation_weights", "table_rows", "status_counts", "varying",
            "summary", "CurveGroup", "curve_groups", "GridCells", "grid_cells", "SettingCurve", "setting_curve",
-           "manifest"]
+           "manifest", "smoothing", "fit_figures", "sweep_figures", "params_arrays", "CompileStats", "data_record"]

@@ -268,35 +268,7 @@ def _os_error(err: OSError) -> str:
 # ----------------------------------------------------------------------------- JAX set-up
 
 
-class _CompileStats:
-    """Compilation time and persistent-cache hits, from ``jax.monitoring`` events."""
-
-    def __init__(self):
-        self.hits = self.misses = 0
-        self.compile_s = 0.0  # XLA backend compilation (or fetching it from the persistent cache)
-        self.trace_s = 0.0  # tracing to a jaxpr and lowering to StableHLO, which the cache cannot skip
-
-    def install(self):
-        import jax
-
-        def on_event(event, **_):
-            if event == "/jax/compilation_cache/cache_hits":
-                self.hits += 1
-            elif event == "/jax/compilation_cache/cache_misses":
-                self.misses += 1
-
-        def on_duration(event, duration, **_):
-            if event == "/jax/core/compile/backend_compile_duration":
-                self.compile_s += duration
-            elif event.startswith("/jax/core/compile/"):
-                self.trace_s += duration
-
-        jax.monitoring.register_event_listener(on_event)
-        jax.monitoring.register_event_duration_secs_listener(on_duration)
-        return self
-
-
-def _setup_jax(args) -> tuple[_CompileStats, str | None, list]:
+def _setup_jax(args) -> tuple:
     """Join a multi-host job and build ``--mesh`` (``args.device_mesh``) before JAX creates any
     array; float64; the persistent compilation cache unless ``--no-cache`` or an empty
     ``$JAXLR_CACHE_DIR``. Returns the compile statistics, the cache directory really in use
@@ -305,7 +277,7 @@ def _setup_jax(args) -> tuple[_CompileStats, str | None, list]:
 
     import jax
 
-    from . import enable_compilation_cache
+    from . import _report, enable_compilation_cache
     from .distributed import initialize_from_args
 
     try:
@@ -318,7 +290,7 @@ def _setup_jax(args) -> tuple[_CompileStats, str | None, list]:
         cache_dir = enable_compilation_cache(args.cache_dir) if args.use_cache else None
     if cache_dir is None:  # off means off, also for a cache configured through JAX's own settings
         jax.config.update("jax_enable_compilation_cache", False)
-    return _CompileStats().install(), cache_dir, list(caught)
+    return _report.CompileStats().install(), cache_dir, list(caught)
 
 
 # ----------------------------------------------------------------------------- shared steps
@@ -428,14 +400,6 @@ def _train(kind: str, unit: str, args, call):
     return (result if distributed.is_main_process() else None), list(caught)
 
 
-def _data_record(args, table) -> dict:
-    from . import _io
-
-    return {"path": os.path.abspath(args.data), "format": table.format, "sha256": _io.sha256(args.data),
-            "rows": int(table.X.shape[0]), "features": table.feature_names, "target": table.target,
-            "label_mapping": {str(k): v for k, v in table.label_mapping.items()}}
-
-
 def _manifest(args, table, t_start, setup, result, extra) -> dict:
     import shlex
 
@@ -444,7 +408,7 @@ def _manifest(args, table, t_start, setup, result, extra) -> dict:
     stats, cache_dir, _ = setup
     config = {k: v for k, v in vars(args).items() if k not in ("func", "argv", "options")}
     return _report.manifest(command=shlex.join(["jaxlr", *args.argv]), config=config,
-                            data=_data_record(args, table), result_config=result.config,
+                            data=_report.data_record(args.data, table), result_config=result.config,
                             wall_time_s=time.perf_counter() - t_start, compile_stats=stats,
                             cache_dir=cache_dir, extra=extra)
 
@@ -474,17 +438,6 @@ def _warn(caught) -> None:
         print(f"warning: {message}", file=sys.stderr)
 
 
-def _smoothing(args, result) -> int:
-    """Minibatch objectives are noisy: plot a moving average over ~4% of the history."""
-    import numpy as np
-
-    return max(1, int(np.shape(result.loss_history)[-1]) // 25) if args.batch_size else 1
-
-
-def _objective_label(smooth: int) -> str:
-    return "training objective" if smooth == 1 else f"minibatch objective (moving average of {smooth} entries)"
-
-
 # ----------------------------------------------------------------------------- commands
 
 
@@ -493,35 +446,28 @@ def _fit(args) -> int:
     run_dir = _start(args)
     table, X, codes, train, test = _load(args)
     setup = _setup_jax(args)
-    import numpy as np
-
     import jaxlr
 
-    from . import _plots, _report
+    from . import _report
 
     result, caught = _train("fit", "step", args, lambda progress: jaxlr.fit(
         X[train], codes[train], seed=args.seed, progress=progress, **_api_options(args)))
     if result is None:
         return 0
     (row,) = _report.table_rows(result, X, codes, train, test)
-    cfg = result.config
-    smooth = _smoothing(args, result)
-    groups, _ = _report.curve_groups(result, smooth=smooth)
-    figure = _plots.loss_curves(groups, [], f"jaxlr fit: solver={cfg['solver']}, l2={cfg['l2']:g}, "
-                                            f"status={result.status_name}", ylabel=_objective_label(smooth))
-    params = dict(coef=np.asarray(result.coef), intercept=np.asarray(result.intercept),
-                  feature_names=np.array(table.feature_names), classes=np.array([str(k) for k in table.label_mapping]))
+    figures = _report.fit_figures(result, minibatch=args.batch_size is not None)
     warnings_ = setup[2] + caught
     manifest = _manifest(args, table, t0, setup, result, {
         "n_models": 1, "n_train": int(len(train)), "n_validation": 0 if test is None else int(len(test)),
         "status_counts": {result.status_name: 1}, "warnings": [str(w.message) for w in warnings_]})
-    _publish(args, run_dir, _writers([row], params, {"loss_curve.png": figure}, manifest))
+    params = _report.params_arrays(result, table.feature_names, table.label_mapping)
+    _publish(args, run_dir, _writers([row], params, figures, manifest))
 
     val = (f"   validation: log-loss {row['val_loss']:.4f}, accuracy {row['val_accuracy']:.3f}, "
            f"AUC {row['val_auc']:.3f}") if test is not None else ""
-    print(f"{result.status_name} after {row['n_iter']} steps ({cfg['solver']}): train log-loss "
+    print(f"{result.status_name} after {row['n_iter']} steps ({result.config['solver']}): train log-loss "
           f"{row['train_loss']:.4f}, accuracy {row['train_accuracy']:.3f}, AUC {row['train_auc']:.3f}{val}")
-    print(f"wrote {args.out}/results.csv, params.npz, run.json, loss_curve.png")
+    print(f"wrote {args.out}/" + ", ".join(["results.csv", "params.npz", "run.json", *figures]))
     sys.stdout.flush()  # a closed pipe is reported here, not at exit
     _warn(warnings_)
     return 0
@@ -567,7 +513,7 @@ def _sweep(args) -> int:
 
     import jaxlr
 
-    from . import _plots, _report
+    from . import _report
 
     result, caught = _train("sweep", "model-step", args, lambda progress: jaxlr.sweep(
         X[train], codes[train], seeds=args.seeds, folds=args.folds, chunk_size=args.chunk_size,
@@ -582,33 +528,9 @@ def _sweep(args) -> int:
     rows = _report.table_rows(result, X, codes, train, test)
     has_val = test is not None or args.folds is not None
     metric = "val_loss" if has_val else "train_loss"
-    what = f"{'validation' if has_val else 'training'} log-loss"
-    statuses = result.status_name
-    counts = _report.status_counts(statuses)
-    solver = result.config["solver"]
-    replicates = " x ".join(n for n, c in (("seeds", len({g["seed"] for g in result.grid})),
-                                           ("folds", args.folds or 1)) if c > 1) or "models"
-    smooth = _smoothing(args, result)
-    groups, vary = _report.curve_groups(result, smooth=smooth)
-    figures = {"loss_curve.png": _plots.loss_curves(
-        groups, vary, f"jaxlr sweep: {K} models, solver={solver}\n"
-                      + ", ".join(f"{n} {s}" for s, n in counts.items()),
-        ylabel=_objective_label(smooth), replicates=replicates)}
-    line = _report.setting_curve(rows, metric)
-    if line is not None:
-        figures["validation_curve.png"] = _plots.setting_curve(
-            line, f"{what} against {line.key}" + ("" if has_val else " (no --test-size/--folds: training rows)"),
-            what)
-    elif len(vary) >= 2:
-        cells = _report.grid_cells(rows, metric)
-        spread = f"; ± sd across {cells.spread_over}" if cells.spread_over else ""
-        others = f"; averaged over {', '.join(cells.averaged_over)}" if cells.averaged_over else ""
-        figures["heatmap.png"] = _plots.heatmap(
-            cells, f"{what}, mean over {replicates}{spread}{others}"
-                   + ("" if has_val else "\n(no --test-size/--folds: training rows)"), what)
-    params = dict(coef=np.asarray(result.coef), intercept=np.asarray(result.intercept),
-                  feature_names=np.array(table.feature_names), classes=np.array([str(k) for k in table.label_mapping]),
-                  **{c: np.array([g[c] for g in result.grid]) for c in _report.HYPER_COLUMNS if c in result.grid[0]})
+    counts = _report.status_counts(result.status_name)
+    figures = _report.sweep_figures(result, rows, has_val, minibatch=args.batch_size is not None)
+    params = _report.params_arrays(result, table.feature_names, table.label_mapping)
     warnings_ = setup[2] + caught
     manifest = _manifest(args, table, t0, setup, result, {
         "n_models": K, "n_train": int(len(train)), "n_validation": 0 if test is None else int(len(test)),
@@ -618,7 +540,7 @@ def _sweep(args) -> int:
     checkpoint.remove()  # results.csv and params.npz now hold everything the chunks did
 
     finite = [r for r in rows if r["status"] != "diverged" and np.isfinite(r[metric])]
-    print(f"{K} models ({solver}): " + ", ".join(f"{n} {s}" for s, n in counts.items())
+    print(f"{K} models ({result.config['solver']}): " + ", ".join(f"{n} {s}" for s, n in counts.items())
           + (f" ({checkpoint.loaded} chunks resumed)" if checkpoint.loaded else ""))
     if finite:
         print(_report.summary(rows, metric))

@@ -598,3 +598,36 @@ def test_option_errors_are_named_from_the_argument_the_core_names():
     assert str(err) == "--chunk-size must be >= 1, got 0"
     err = cli._option_error(ValueError("fold needs fold_weights (one row per fold)"), options)  # not an option
     assert str(err) == "fold needs fold_weights (one row per fold)"
+
+
+def readme_cli_commands() -> list[str]:
+    """The commands of the README's command-line example, continuation lines joined."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## The command line"):]
+    start = section.index("```bash\n") + len("```bash\n")
+    block = section[start:section.index("```", start)]
+    return [line for line in block.replace("\\\n", "").splitlines() if line.strip()]
+
+
+def test_readme_cli_example_runs_as_written_and_converges(env, tmp_path):
+    """Each command as the README writes it (the extras it installs are this environment's),
+    with this interpreter as ``python`` and ``jaxlr``; every model of every run converges."""
+    import re
+
+    if not _core_has_standardize():
+        pytest.xfail("core: standardize= in jaxlr.fit / jaxlr.sweep (lead, issue 15)")
+    commands = readme_cli_commands()
+    assert commands[0] == 'pip install ".[cli]"'
+    outs = []
+    for command in commands[1:]:
+        outs += re.findall(r"--out (\S+)", command)
+        command = re.sub(r"^python ", f"{sys.executable} ", command)
+        command = re.sub(r"(^|; )jaxlr ", rf"\1{sys.executable} -m jaxlr ", command)
+        proc = subprocess.run(command, shell=True, capture_output=True, text=True, env=env, cwd=tmp_path,
+                              timeout=600)
+        assert proc.returncode == 0, (command, proc.stderr)
+    assert outs == ["run1", "sweep1", "sweep2"]
+    for out in outs:
+        manifest = json.loads((tmp_path / out / "run.json").read_text())
+        assert manifest["status_counts"] == {"converged": manifest["n_models"]}, (out, manifest["status_counts"])
+    assert json.loads((tmp_path / "sweep2" / "run.json").read_text())["solver"] == "gd"
