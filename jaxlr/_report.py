@@ -190,10 +190,10 @@ def curve_groups(result, smooth: int = 1) -> tuple[list[CurveGroup], list[str]]:
     # cut the flat tail after the last model stopped
     keep = max(2, int(np.searchsorted(steps, int(n_iter.max()), side="right")) + 1)
     hist, steps = hist[:, :keep], steps[:keep]
-    if smooth > 1 and hist.shape[1] > 2 * smooth:
-        kernel = np.ones(smooth) / smooth
-        hist = np.stack([np.convolve(h, kernel, mode="valid") for h in hist])
-        steps = steps[smooth - 1:]
+    if smooth > 1 and hist.shape[1] > 2 * smooth:  # trailing mean; over the entries so far at the start
+        c = np.cumsum(hist, axis=1)
+        lagged = np.concatenate([np.zeros((len(hist), smooth)), c[:, :-smooth]], axis=1)
+        hist = (c - lagged) / np.minimum(np.arange(1, hist.shape[1] + 1), smooth)
     vary = varying(grid)
     groups: dict = {}
     for k, g in enumerate(grid):
