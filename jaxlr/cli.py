@@ -136,13 +136,13 @@ def _add_model_options(parser, many: bool):
 
 
 def _add_run_options(parser):
-    from ._cache import CACHE_ENV, default_cache_dir
+    from ._cache import CACHE_ENV
 
     p = parser.add_argument_group("run")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
     p.add_argument("--cache-dir", metavar="DIR", default=None,
                    help=f"JAX persistent compilation cache (default ${CACHE_ENV} if set, an empty value "
-                        f"meaning none; else {default_cache_dir() or '~/.cache/jaxlr/xla'})")
+                        "meaning none; else $XDG_CACHE_HOME/jaxlr/xla, i.e. ~/.cache/jaxlr/xla)")
     p.add_argument("--no-cache", dest="use_cache", action="store_false", help="do not use the compilation cache")
     return p
 
