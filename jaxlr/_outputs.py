@@ -177,11 +177,10 @@ class DirCheckpoint:
         path = self._chunk_path(chunk)
         if not os.path.exists(path):
             return None
-        import jax.numpy as jnp
         import numpy as np
 
+        from ._lanes import RawResult
         from ._model import Params
-        from ._train import RawResult
 
         try:
             with np.load(path) as z:
@@ -199,7 +198,6 @@ class DirCheckpoint:
                              "rerun without --resume to start over")
         self._next_model = end
         self.loaded += 1
-        a = {k: jnp.asarray(v) for k, v in a.items()}
         return RawResult(Params(a["coef"], a["intercept"]), a["n_iter"], a["status"], a["loss_history"],
                          a["objective"], a["residual"])
 

@@ -122,8 +122,14 @@ def loss_curves(groups, vary: list[str], title: str, ylabel: str = "training obj
             _log_y(ax, low / 1.3, top)
         else:
             ax.set_ylim(max(0.0, low - 0.05 * (top - low)), top)
-        ax.set_xlim(-0.01 * xmax, 1.03 * xmax)
-        ax.set_xlabel("step")
+        if xmax >= 200:  # most of the descent is early: linear to 10 steps, logarithmic after
+            ax.set_xscale("symlog", linthresh=10, linscale=0.5)
+            ax.set_xlim(0, 1.15 * xmax)
+            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.set_xlabel("step (log scale after 10)")
+        else:
+            ax.set_xlim(-0.01 * xmax, 1.03 * xmax)
+            ax.set_xlabel("step")
         ax.grid(alpha=0.3)
         if panel_key:
             ax.set_title(f"{panel_key} = {_fmt(pv)}", fontsize=10)
