@@ -25,7 +25,7 @@ def fold_masks(folds, n_samples: int, labels: np.ndarray) -> np.ndarray:
     if isinstance(folds, (int, np.integer)) and not isinstance(folds, bool):
         n_folds = _data.check_scalar("folds", folds, minimum=2, integer=True)
         if n_folds > n_samples:
-            raise ValueError(f"folds must be <= n_samples ({n_samples}), got {n_folds}")
+            raise _data.ArgumentValueError("folds", f"must be <= n_samples ({n_samples}), got {n_folds}")
         rng = np.random.default_rng(0)
         assignment = np.empty(n_samples, np.int64)
         for cls in np.unique(labels):  # stratified: deal each class round-robin after a shuffle
@@ -36,14 +36,14 @@ def fold_masks(folds, n_samples: int, labels: np.ndarray) -> np.ndarray:
     try:
         pairs = list(folds)
     except TypeError:
-        raise TypeError(f"folds must be an int or a sequence of (train, test) index pairs, got {folds!r}") from None
+        raise _data.ArgumentTypeError("folds", f"must be an int or a sequence of (train, test) index pairs, got {folds!r}") from None
     if not pairs:
-        raise ValueError("folds is empty")
+        raise _data.ArgumentValueError("folds", "is empty")
     masks = np.zeros((len(pairs), n_samples))
     for f, pair in enumerate(pairs):
         train_idx = np.asarray(pair[0])
         if train_idx.size == 0 or train_idx.min() < 0 or train_idx.max() >= n_samples:
-            raise ValueError(f"folds[{f}] has training indices outside 0..{n_samples - 1} or none")
+            raise _data.ArgumentValueError(f"folds[{f}]", f"has training indices outside 0..{n_samples - 1} or none")
         masks[f, train_idx] = 1.0
     return masks
 
@@ -95,7 +95,7 @@ def sweep(
     names = [str(c) for c in X.columns] if hasattr(X, "columns") else None
     X = _data.check_features(X)
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        seeds = tuple(range(_data.check_scalar("seeds", seeds, minimum=1, integer=True)))
+        seeds = tuple(range(_data.check_scalar("seeds", seeds, minimum=1, maximum=2**20, integer=True)))  # a model each
     seeds = tuple(check_seed(f"seeds[{k}]", s) for k, s in enumerate(_data.as_values("seeds", seeds, integer=True)))
     learning_rates = _data.as_values("learning_rate", learning_rate, minimum=0.0, strict=True)
     l2s = _data.as_values("l2", l2, minimum=0.0)
