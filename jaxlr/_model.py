@@ -8,6 +8,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _data
+from . import _design
+
 
 class Params(NamedTuple):
     """Model parameters, a pytree.
@@ -100,12 +103,20 @@ def predict_proba(model: Any, X: Any) -> jax.Array:
 
     Binary: ``sigmoid(X @ coef + b)``, the probability of the second class, shape (m,).
     Multinomial: ``softmax(X @ coef + b)``, shape (m, K). For a ``SweepResult`` a leading
-    models axis is added.
+    models axis is added. ``X`` may be sparse (scipy.sparse, BCOO/BCSR).
     """
     params = _as_params(model)
     batched = _is_batched(model)
-    X = jnp.asarray(X if isinstance(X, jax.Array) else np.asarray(X), dtype=params.coef.dtype)
     n_features = params.coef.shape[int(batched)]
+    if _data.is_sparse(X):  # never densified: the logits come from the sparse design
+        X = _data.check_sparse(X).astype(params.coef.dtype)
+        if X.shape[1] != n_features:
+            raise ValueError(f"X must be 2-D with {n_features} features, got shape {X.shape}")
+        X = _design.sparse(X)
+        if batched:
+            return jax.vmap(_proba, in_axes=(0, None))(params, X)
+        return _proba(params, X)
+    X = jnp.asarray(X if isinstance(X, jax.Array) else np.asarray(X), dtype=params.coef.dtype)
     if X.ndim != 2 or X.shape[1] != n_features:
         raise ValueError(f"X must be 2-D with {n_features} features, got shape {X.shape}")
     if batched:

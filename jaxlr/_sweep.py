@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _data
+from . import _design
 from . import sharding as _sharding
 from ._model import Params
 from ._train import (
@@ -371,7 +372,12 @@ def fit_many(
 
     X_, y_, W_ = ds.X, ds.y, np.asarray(W, dtype)
     place = None
-    if mesh is None:
+    if _design.is_sparse(X_):
+        if mesh is not None:
+            raise ValueError("mesh: sparse X cannot be placed on a mesh yet; pass mesh=None or a dense X")
+        # one sparse X for all lanes; chunked columns for X^T r except for newton (jax.hessian)
+        X_, y_, W_ = _design.sparse(X_, transpose=resolved != "newton"), jnp.asarray(y_), jnp.asarray(W_)
+    elif mesh is None:
         X_, y_, W_ = jnp.asarray(X_), jnp.asarray(y_), jnp.asarray(W_)
     else:
         X_, y_, W_ = _sharding.pad_rows(X_, y_, W_, n_row_dev)

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from . import _data
+from . import _design
 from . import sharding as _sharding
 from .losses import smooth_objective
 from ._model import Params, init_params, with_transpose
@@ -363,7 +364,13 @@ def fit(
     dtype = ds.X.dtype
     hyper = Hyper(*(jnp.asarray(v, dtype) for v in (learning_rate, l1, l2, 0.0 if tol is None else tol)))
     key = jax.random.key(seed)
-    if mesh is None:
+    if _design.is_sparse(ds.X):
+        if mesh is not None:
+            raise ValueError("mesh: sparse X cannot be placed on a mesh yet; pass mesh=None or a dense X")
+        # chunked columns for X^T r except for newton, whose jax.hessian needs forward mode
+        Xj = _design.sparse(ds.X, transpose=resolved != "newton")
+        yj, wj = jnp.asarray(ds.y), jnp.asarray(ds.sample_weight)
+    elif mesh is None:
         Xj, yj, wj = jnp.asarray(ds.X), jnp.asarray(ds.y), jnp.asarray(ds.sample_weight)
         if batch_size is None and resolved != "newton":  # reverse-mode only solvers: faster X^T r
             Xj = with_transpose(Xj)
