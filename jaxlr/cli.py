@@ -371,13 +371,14 @@ def _scores(coef, intercept, X, y, W):
     import jax
     import jax.numpy as jnp
 
-    from . import metrics
+    from . import _design, metrics
 
-    def one(c, b, w):
+    def one(c, b, w, X):
         z = X @ c + b
         return jnp.stack([metrics.log_loss(z, y, w), metrics.accuracy(z, y, w), metrics.roc_auc(z, y, w)])
 
-    return jax.jit(jax.vmap(one))(coef, intercept, W)
+    X = _design.sparse(X) if _design.is_sparse(X) else X  # sparse X stays sparse (its products are lanes-last)
+    return jax.jit(jax.vmap(one, in_axes=(0, 0, 0, None)))(coef, intercept, W, X)
 
 
 def _metric_columns(coef, intercept, X, y, W_train, W_val):
