@@ -299,7 +299,7 @@ class SparseDesign:
             ids = jnp.where(valid, start[:, None] + slots[None, :], 0)
             data = jnp.where(valid[..., None], fwd.data[ids], 0).reshape(idx.shape[0], -1)
             index = jnp.where(valid[..., None], fwd.index[ids], 0).reshape(idx.shape[0], -1)
-        chunks = Chunks(data, index, None, int(idx.shape[0]), fwd.block)
+        chunks = Chunks(data, index, None, int(idx.shape[0]), 0)  # a minibatch: one block
         return SparseDesign(chunks, None, None, (int(idx.shape[0]), self.shape[1]), 1)
 
     def pad(self, rows: int, cols: int) -> "SparseDesign":
@@ -359,33 +359,42 @@ def _chunks(indptr, indices, data, n_out: int, block: int, width=None):
     """The chunked operator of a CSR (n_out rows) on the host, each row's first chunk and the
     most chunks of one row. ``width``: None picks one (``chunk_width``), "ell" one chunk per
     row, an int that chunk width."""
-    lengths = np.diff(indptr).astype(np.int64)
+    lengths = np.diff(indptr)
     if width is None:
         width = chunk_width(lengths) or "ell"
     if width == "ell":
-        per_row = np.ones(n_out, np.int64)
         width = max(1, int(lengths.max(initial=0)))
+        per_row = np.ones(n_out, np.int64)
+        filled = lengths  # entries in each chunk
     else:
-        per_row = -(-lengths // int(width))
-    width = int(width)
+        width = int(width)
+        per_row = -(-lengths // width)
     first = np.zeros(n_out + 1, np.int64)
     np.cumsum(per_row, out=first[1:])
-    n_chunks = _padded_count(max(int(first[-1]), 1))
-    # entry e of row r goes to chunk first[r] + pos // width, slot pos % width (pos = e - indptr[r]),
-    # i.e. to the flat position first[r] * width + pos
-    flat = np.repeat(first[:-1] * width - indptr[:-1], lengths) + np.arange(len(indices), dtype=np.int64)
-    out_data = np.zeros(n_chunks * width, data.dtype)
-    out_data[flat] = data
-    out_index = np.zeros(n_chunks * width, np.int32)
-    out_index[flat] = indices
-    del flat
+    n_real = int(first[-1])
+    one_per_row = bool(np.all(per_row == 1))
+    row_of_chunk = None
+    if not one_per_row:  # chunk j of row r holds min(width, L_r - j * width) entries
+        row_of_chunk = np.repeat(np.arange(n_out, dtype=np.int32), per_row)
+        j = np.arange(n_real, dtype=np.int64) - first[:-1][row_of_chunk]
+        filled = np.minimum(width, lengths[row_of_chunk] - j * width)
+        del j
+    n_chunks = _padded_count(max(n_real, 1))
+    # CSR order is row by row, chunk by chunk, slot by slot: a boolean mask of the filled slots
+    # places every entry without an index array as long as the data
+    mask = np.zeros((n_chunks, width), bool)
+    mask[:n_real] = np.arange(width)[None, :] < np.asarray(filled)[:, None]
+    out_data = np.zeros((n_chunks, width), data.dtype)
+    out_data[mask] = data
+    out_index = np.zeros((n_chunks, width), np.int32)
+    out_index[mask] = indices
+    del mask
     segment = None
-    if not np.all(per_row == 1):
+    if not one_per_row:
         segment = np.full(n_chunks, max(n_out - 1, 0), np.int32)
-        segment[: first[-1]] = np.repeat(np.arange(n_out, dtype=np.int32), per_row)
+        segment[:n_real] = row_of_chunk
         segment = jnp.asarray(segment)
-    chunks = Chunks(jnp.asarray(out_data.reshape(n_chunks, width)),
-                    jnp.asarray(out_index.reshape(n_chunks, width)), segment, int(n_out), block)
+    chunks = Chunks(jnp.asarray(out_data), jnp.asarray(out_index), segment, int(n_out), block)
     return chunks, first, int(per_row.max(initial=1))
 
 
