@@ -365,7 +365,6 @@ def _chunks(indptr, indices, data, n_out: int, block: int, width=None):
     if width == "ell":
         width = max(1, int(lengths.max(initial=0)))
         per_row = np.ones(n_out, np.int64)
-        filled = lengths  # entries in each chunk
     else:
         width = int(width)
         per_row = -(-lengths // width)
@@ -374,7 +373,9 @@ def _chunks(indptr, indices, data, n_out: int, block: int, width=None):
     n_real = int(first[-1])
     one_per_row = bool(np.all(per_row == 1))
     row_of_chunk = None
-    if not one_per_row:  # chunk j of row r holds min(width, L_r - j * width) entries
+    if one_per_row:
+        filled = lengths
+    else:  # chunk j of row r holds min(width, L_r - j * width) entries
         row_of_chunk = np.repeat(np.arange(n_out, dtype=np.int32), per_row)
         j = np.arange(n_real, dtype=np.int64) - first[:-1][row_of_chunk]
         filled = np.minimum(width, lengths[row_of_chunk] - j * width)
@@ -419,8 +420,8 @@ def sparse(X, transpose: bool = False, *, block: int | None = None, width=None) 
     ``transpose=True`` also builds the chunked columns (from a CSC copy on the host), so that
     ``X^T @ R`` gathers instead of scattering: twice the memory of the sparse X, like the
     dense design's ``XT``. ``block`` (gathered values per block; default by backend) and
-    ``width`` (of the rows' chunks: None picks one, "ell" one chunk per row) are for
-    measurements."""
+    ``width`` (of the chunks of rows and columns: None picks one for each, "ell" one chunk per
+    row) are for measurements."""
     import scipy.sparse
 
     m, n = X.shape
@@ -434,7 +435,7 @@ def sparse(X, transpose: bool = False, *, block: int | None = None, width=None) 
     bwd = None
     if transpose:
         csc = csr.tocsc()
-        bwd, _, _ = _chunks(csc.indptr, csc.indices, csc.data, n, block)
+        bwd, _, _ = _chunks(csc.indptr, csc.indices, csc.data, n, block, width)
         del csc
     return SparseDesign(fwd, bwd, row_start, (int(m), int(n)), max_chunks)
 

@@ -100,6 +100,17 @@ def test_dense_pad_and_gram():
     np.testing.assert_allclose(_design.dense(X).gram(d), X.T @ (d[:, None] * X), atol=ATOL)
 
 
+def test_a_width_that_holds_every_row_is_one_chunk_per_row():
+    rng = np.random.default_rng(4)
+    X = (rng.random((30, 12)) < 0.4) * rng.standard_normal((30, 12))
+    X[:, 0] = 1.0  # no empty row
+    D = _design.sparse(sp.csr_matrix(X), True, width=16)
+    assert D.fwd.segment is None and D.row_start is None
+    w = rng.standard_normal(12)
+    np.testing.assert_allclose(D.matmul(w), X @ w, atol=ATOL)
+    np.testing.assert_allclose(D.rmatmul(np.ones(30)), X.sum(0), atol=ATOL)
+
+
 def test_make_dispatches_and_chunk_width():
     S, X = skewed()
     assert isinstance(_design.make(S, True), _design.SparseDesign)
