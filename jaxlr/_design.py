@@ -25,8 +25,9 @@ multiply-sum over the chunk width and, when a row spans several chunks, a sorted
 ``segment_sum`` of the C chunk sums into rows; ``c`` is picked per matrix from its row lengths
 (one chunk per row, i.e. ELL, when the rows are short and even). ``X^T @ R`` uses the same
 layout built from the columns (a CSC copy, ``transpose=True``), so neither product scatters.
-On CPU the chunks are processed in blocks (``lax.map``) small enough that the gathered values
-stay in cache; that halves the time of one unblocked gather at 10M non-zeros.
+On CPU the chunks are processed in blocks (``lax.map``) of at most ``2**20`` gathered values,
+which bounds the temporaries of K-lane products: unblocked, a 16-lane product on 2M non-zeros
+materializes 128 MB of gathered rows and ran 4-8x slower than in blocks (bench/README.md).
 """
 
 from __future__ import annotations
@@ -130,7 +131,7 @@ def dense(X: np.ndarray, transpose: bool = False) -> DenseDesign:
 
 # ----------------------------------------------------------------------------- sparse
 
-BLOCK_ELEMENTS = {"cpu": 1 << 16}  # gathered values per block by backend; absent: one block
+BLOCK_ELEMENTS = {"cpu": 1 << 20}  # gathered values per block by backend; absent: one block
 SEGMENT_COST = 2.0  # cost of one chunk's segment_sum entry, in gathered values (bench/sparse.py)
 WIDTHS = (4, 8, 16, 32, 64, 128)  # chunk widths tried when rows are too uneven for one chunk each
 MAX_ELL = 256  # rows up to this long may be one chunk each
