@@ -33,8 +33,10 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from . import _data
 from ._model import Params
 from ._results import ConvergenceWarning as _JaxlrConvergenceWarning
-from ._sweep import fit_many, fold_masks
-from ._train import check_options, fit as _fit, warn_if_unfinished
+from ._lanes import fit_many
+from ._sweep import fold_masks
+from ._lanes import check_options, warn_if_unfinished
+from ._train import fit as _fit
 
 __all__ = ["LogisticRegression", "LogisticRegressionCV", "ConvergenceWarning"]
 
