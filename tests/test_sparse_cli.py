@@ -74,6 +74,7 @@ def test_libsvm_fit_stays_sparse_and_matches_dense(env, files, tmp_path):
     for name in ("train_loss", "train_accuracy", "train_auc", "val_loss", "val_accuracy", "val_auc"):
         j = header.index(name)
         np.testing.assert_allclose(float(s_row[j]), float(d_row[j]), rtol=1e-6)
+    assert {p.name for p in (tmp_path / "s").iterdir()} == {p.name for p in (tmp_path / "d").iterdir()}
     assert (tmp_path / "s" / "loss_curve.png").stat().st_size > 0
 
 
@@ -85,7 +86,9 @@ def test_sparse_npz_sweep_with_folds_matches_dense(env, files, tmp_path):
     assert dense.returncode == 0, dense.stderr
     for a, b in zip(params(tmp_path / "s"), params(tmp_path / "d")):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
-    assert (tmp_path / "s" / "heatmap.png").stat().st_size > 0
+    files_written = {p.name for p in (tmp_path / "s").iterdir()}
+    assert files_written == {p.name for p in (tmp_path / "d").iterdir()}  # the same figures as for dense data
+    assert any(name.endswith("curve.png") and name != "loss_curve.png" for name in files_written)
 
 
 def test_bad_libsvm_value_is_one_line_exit_2(env, tmp_path):
