@@ -282,3 +282,25 @@ def test_full_batches_build_the_chunked_columns_minibatches_do_not(monkeypatch):
     jaxlr.fit(S, Y, solver="newton", l2=1e-2)
     jaxlr.fit(S, Y, solver="gd", batch_size=32, steps=5)
     assert built == [True, True, False]
+
+
+def test_standardize_scales_sparse_columns_without_centring():
+    """standardize=True on sparse X fits on X / (column RMS), never densified or centred, and
+    reports coefficients in the units of X: the dense fit on the same scaled columns."""
+    X = XD * np.geomspace(0.1, 100.0, XD.shape[1])
+    rms = np.sqrt(np.mean(X * X, axis=0))
+    rms = np.where(rms > 0, rms, 1.0)
+    options = dict(solver="lbfgs", l2=1e-2, tol=1e-10)
+    a = jaxlr.fit(sp.csr_matrix(X), Y, standardize=True, **options)
+    b = jaxlr.fit(X / rms, Y, **options)
+    close(a.coef, np.asarray(b.coef) / rms)
+    close(a.intercept, b.intercept)
+
+
+def test_scale_warning_on_sparse_columns():
+    X = XD.copy()
+    X[:, 2] *= 1e6
+    from jaxlr._train import ScaleWarning
+
+    with pytest.warns(ScaleWarning, match="column 2"):
+        jaxlr.fit(sp.csr_matrix(X), Y, solver="lbfgs", l2=1e-2, steps=20, tol=None)
