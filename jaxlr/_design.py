@@ -213,6 +213,8 @@ def _chunk_sums(data, index, V):
 def _apply(ch: Chunks, V: jax.Array) -> jax.Array:
     """``A @ V`` for the operator ``ch`` and V (n_in,) or (n_in, k); plain JAX, so every
     transformation (vmap, jvp, transpose) works on it."""
+    if V.ndim == 2 and V.shape[1] == 1:  # one lane as a vector: a (b, c, 1) gather ran 3-4x slower
+        return _apply(ch, V[:, 0])[:, None]
     n_chunks, width = ch.data.shape
     size = _block_size(n_chunks, width * (1 if V.ndim == 1 else V.shape[1]), ch.block)
     if size >= n_chunks:
@@ -290,6 +292,11 @@ class SparseDesign:
     @property
     def has_fast_transpose(self) -> bool:
         return self.bwd is not None
+
+    @property
+    def nnz(self) -> int:
+        """Stored entries of the rows' chunks (padding included): what one product gathers."""
+        return int(np.prod(self.fwd.data.shape[-2:]))
 
     def matmul(self, W: jax.Array) -> jax.Array:
         if self.bwd is not None:
