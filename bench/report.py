@@ -151,6 +151,13 @@ def sparse_markdown(res: dict) -> str:
                   f"{lf['speedup_first_call']:.2f} with a warm persistent cache "
                   f"({'met' if lf['speedup_first_call'] >= 1 else 'not met'}), {lf['speedup_first_call_cold']:.2f} "
                   f"cold (compile {lf['compile_s']:.2f} s); compiled, both warm: {lf['speedup_run']:.2f}"]
+        same = w.get("to_sklearn_objective")
+        if same:
+            lines.append(f"- to scikit-learn's answer (objective {s['objective']:.8f}; max|grad| <= tol stops "
+                         f"different solvers at different objectives), at the loosest tol that reaches it, "
+                         f"jaxlr tol = {same['tol']:g}: "
+                         f"{same['seconds']:.2f} s, {same['n_iter']} iterations (objective {same['objective']:.8f}); "
+                         f"scikit-learn time / jaxlr time {lf['speedup_same_objective']:.2f}")
     lv = res.get("libsvm")
     if lv:
         lines += ["", f"LIBSVM through `jaxlr fit`: {lv['m']:,} x {lv['n']:,}, {lv['nnz'] / 1e6:.1f}M non-zeros "
