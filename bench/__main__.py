@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import cv, first_answer, gd, machine, peers, report
+from . import cv, first_answer, gd, machine, peers, report, sparse
 from .common import peak_rss_bytes
 
 
@@ -31,6 +31,8 @@ def run(quick: bool, png: str | None, tiny: bool = False) -> dict:
     res["gd"] = gd.measure(res["limits_start"], quick, ks=ks, tiny=tiny)
     with tempfile.TemporaryDirectory() as tmp:
         res["peers"] = peers.measure(quick, Path(tmp), tiny=tiny)
+    with tempfile.TemporaryDirectory() as tmp:
+        res["sparse"] = sparse.measure(quick, Path(tmp), tiny=tiny)
     sc = gd.scaling(quick, tiny=tiny)
     sc["slope_m"] = gd.slope([r["m"] for r in sc["by_m"]], [r["step_s"] for r in sc["by_m"]])
     sc["slope_n"] = gd.slope([r["n"] for r in sc["by_n"]], [r["step_s"] for r in sc["by_n"]])

@@ -97,4 +97,72 @@ def markdown(res: dict) -> str:
         from .first_answer import markdown as first_markdown
 
         lines += ["", first_markdown(res["first_answer"])]
+    if res.get("sparse"):
+        lines += ["", "### Sparse X", "", sparse_markdown(res["sparse"])]
+    return "\n".join(lines)
+
+
+def sparse_markdown(res: dict) -> str:
+    """The sparse part (``bench.sparse``): kernel table, sparse == dense, the two large targets."""
+    lines = []
+    kern = res.get("kernels")
+    if kern:
+        lines += ["Sparse kernels: best time of one product, and the same product by scipy's CSR measured in "
+                  "alternation with it; ratio = kernel / scipy (< 1 is faster), by wall time and by CPU time "
+                  "(all threads). fwd = X @ W, bwd = X^T @ R (scipy: the CSC view X.T, as scikit-learn computes it).",
+                  "", "| data | dtype | K | kernel | fwd ms | x scipy (wall / cpu) | bwd ms | x scipy (wall / cpu) |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for r in kern["rows"]:
+            data = {"skewed": "text-like", "target": "200k x 100k, 50/row"}.get(r.get("data"), f"{r['m']} x {r['n']}")
+            cells = []
+            for what in ("fwd", "bwd"):
+                cells.append(f"{r[what + '_ms']:.2f} | {r[what + '_vs_scipy']:.2f} / {r[what + '_cpu_vs_scipy']:.2f}"
+                             if what + "_ms" in r else "- | -")
+            lines.append(f"| {data} ({r['nnz'] / 1e6:.1f}M nnz) | {r['dtype']} | {r['K']} | {r['kernel']} | "
+                         f"{cells[0]} | {cells[1]} |")
+    eq = res.get("equality")
+    if eq:
+        worst = max(r["max_abs_diff"] for r in eq)
+        lines += ["", f"sparse == dense (float64), max |difference| of coef and intercept: worst {worst:.1e} "
+                  f"(target <= 1e-6: {'met' if all(r['met'] for r in eq) else 'not met'})", "",
+                  "| solver | fit | sweep x3 |", "|---|---|---|"]
+        by = {}
+        for r in eq:
+            by.setdefault(r["solver"], {})[r["kind"]] = r["max_abs_diff"]
+        lines += [f"| {s} | {d.get('fit', float('nan')):.1e} | {d.get('sweep x3', float('nan')):.1e} |"
+                  for s, d in by.items()]
+    lf = res.get("large_fit")
+    if lf:
+        c, w, s = lf["jaxlr_cold"], lf["jaxlr_warm_cache"], lf["sklearn"]
+        gib = 2**30
+        lines += ["", f"Large sparse fit: {lf['m']:,} x {lf['n']:,} float32 CSR, {lf['nnz'] / 1e6:.1f}M non-zeros, "
+                  f"lbfgs, l2 = {lf['l2']:g}, tol = {lf['tol']:g}, each in a fresh process", "",
+                  "| run | fit s (first call) | fit s (compiled) | iterations | objective (float64) | peak RSS |",
+                  "|---|---|---|---|---|---|",
+                  f"| jaxlr, empty persistent cache | {c['first_s']:.2f} | {c['warm_s']:.2f} | {c['n_iter']} | "
+                  f"{c['objective']:.8f} | {c['peak_rss_bytes'] / gib:.2f} GiB |",
+                  f"| jaxlr, warm persistent cache | {w['first_s']:.2f} | {w['warm_s']:.2f} | {w['n_iter']} | "
+                  f"{w['objective']:.8f} | {w['peak_rss_bytes'] / gib:.2f} GiB |",
+                  f"| scikit-learn lbfgs | {s['first_s']:.2f} | {s['warm_s']:.2f} | {s['n_iter']} | "
+                  f"{s['objective']:.8f} | {s['peak_rss_bytes'] / gib:.2f} GiB |", "",
+                  f"- peak RSS < 1.5 GiB: {'met' if lf['peak_rss_ok'] else 'not met'} "
+                  f"({max(c['peak_rss_bytes'], w['peak_rss_bytes']) / gib:.2f} GiB)",
+                  f"- at least as fast as scikit-learn's lbfgs, fresh process (scikit-learn time / jaxlr time): "
+                  f"{lf['speedup_first_call']:.2f} with a warm persistent cache "
+                  f"({'met' if lf['speedup_first_call'] >= 1 else 'not met'}), {lf['speedup_first_call_cold']:.2f} "
+                  f"cold (compile {lf['compile_s']:.2f} s); compiled, both warm: {lf['speedup_run']:.2f}"]
+        same = w.get("to_sklearn_objective")
+        if same:
+            lines.append(f"- to scikit-learn's answer (objective {s['objective']:.8f}; max|grad| <= tol stops "
+                         f"different solvers at different objectives), at the loosest tol that reaches it, "
+                         f"jaxlr tol = {same['tol']:g}: "
+                         f"{same['seconds']:.2f} s, {same['n_iter']} iterations (objective {same['objective']:.8f}); "
+                         f"scikit-learn time / jaxlr time {lf['speedup_same_objective']:.2f}")
+    lv = res.get("libsvm")
+    if lv:
+        lines += ["", f"LIBSVM through `jaxlr fit`: {lv['m']:,} x {lv['n']:,}, {lv['nnz'] / 1e6:.1f}M non-zeros "
+                  f"(file {lv['file_bytes'] / 2**20:.0f} MiB; dense float64 would be {lv['dense_float64_bytes'] / 2**30:.0f} GiB): "
+                  f"exit {lv['exit']}, {lv['status']} after {lv['n_iter']} lbfgs steps, {lv['seconds']:.1f} s "
+                  f"(compile {lv['compile_s']:.1f} s), peak RSS {lv['peak_rss_bytes'] / 2**30:.2f} GiB "
+                  f"(target < 1.5 GiB: {'met' if lv['peak_rss_ok'] else 'not met'})"]
     return "\n".join(lines)

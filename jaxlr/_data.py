@@ -3,6 +3,10 @@
 Everything here runs on the host before anything is traced or compiled, so a bad
 argument is a ``ValueError``/``TypeError`` that names the argument, never a NaN or
 an XLA error from deep inside a compiled loop.
+
+Sparse features (scipy.sparse matrices and arrays of any format, ``jax.experimental.sparse``
+BCOO/BCSR) are validated without densifying (``check_sparse``) and come back as a canonical
+scipy CSR matrix: float values, sorted indices, duplicates summed.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ class Dataset(NamedTuple):
     maps code ``k`` back to the user's label ``classes[k]``.
     """
 
-    X: np.ndarray
+    X: Any  # np.ndarray, or a canonical scipy.sparse CSR (see ``check_sparse``)
     y: np.ndarray
     sample_weight: np.ndarray
     classes: np.ndarray
@@ -45,8 +49,78 @@ def float_dtype(dtype) -> np.dtype:
     return np.dtype(jax.dtypes.canonicalize_dtype(np.float64))
 
 
-def check_features(X: Any, name: str = "X") -> np.ndarray:
-    """``X`` as a finite, non-empty 2-D float array (dtype follows the input)."""
+def is_sparse(X: Any) -> bool:
+    """A scipy.sparse matrix or array, or a ``jax.experimental.sparse`` BCOO/BCSR (checked
+    without importing either: jax.experimental.sparse is only loaded when it is used)."""
+    module = type(X).__module__
+    if module.startswith("jax.experimental.sparse"):
+        return type(X).__name__ in ("BCOO", "BCSR")
+    if module.startswith("scipy.sparse"):
+        import scipy.sparse
+
+        return scipy.sparse.issparse(X)
+    return False
+
+
+def _jax_sparse_to_scipy(X: Any, name: str):
+    """A BCOO/BCSR as a scipy COO matrix (host copies of its data and indices)."""
+    import scipy.sparse
+
+    if type(X).__name__ == "BCSR":
+        X = X.to_bcoo()
+    if X.n_batch or X.n_dense or X.ndim != 2:
+        raise ValueError(f"{name}: a BCOO/BCSR must be 2-D without batch or dense dimensions, got shape "
+                         f"{X.shape} (n_batch={X.n_batch}, n_dense={X.n_dense})")
+    data, indices = np.asarray(X.data), np.asarray(X.indices)
+    m, n = X.shape
+    keep = (indices[:, 0] < m) & (indices[:, 1] < n)  # BCOO pads with out-of-range indices
+    if not keep.all():
+        data, indices = data[keep], indices[keep]
+    return scipy.sparse.coo_matrix((data, (indices[:, 0], indices[:, 1])), shape=(m, n))
+
+
+def check_sparse(X: Any, name: str = "X"):
+    """A sparse ``X`` as a canonical scipy CSR matrix (sorted indices, duplicates summed, as
+    scikit-learn and scipy read them), float (dtype as for dense: float32 stays float32),
+    with finite stored values; never densified, and the caller's matrix is never modified
+    (copied when it is not canonical already). Any scipy format is accepted."""
+    import scipy.sparse
+
+    if type(X).__module__.startswith("jax.experimental.sparse"):
+        X = _jax_sparse_to_scipy(X, name)
+    if len(X.shape) != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got a sparse array of shape {X.shape}")
+    if X.shape[0] == 0 or X.shape[1] == 0:
+        raise ValueError(f"{name} is empty: shape {X.shape}")
+    dtype = np.dtype(X.dtype)
+    if dtype == object or not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)):
+        raise ValueError(f"{name} must be numeric, got a sparse matrix of dtype {dtype}")
+    if np.issubdtype(dtype, np.complexfloating):
+        raise ValueError(f"{name} must be real, got complex values")
+    csr = X.tocsr() if X.format != "csr" else X  # a new matrix unless X was CSR already
+    canonical = csr.has_canonical_format  # sorted indices and no duplicates
+    target = float_dtype(dtype)
+    if csr is X and not canonical:
+        csr = csr.copy()
+    if not canonical:
+        csr.sum_duplicates()  # sorts the indices too
+    if csr.dtype != target:
+        csr = csr.astype(target)  # copies data only; indices are shared with the input
+    out = scipy.sparse.csr_matrix(csr, copy=False)
+    bad = ~np.isfinite(out.data)
+    if bad.any():
+        first = int(np.argmax(bad))
+        row = int(np.searchsorted(out.indptr, first, side="right") - 1)
+        raise ValueError(f"{name} contains NaN or inf ({int(bad.sum())} stored values; first at row {row}, "
+                         f"column {int(out.indices[first])})")
+    return out
+
+
+def check_features(X: Any, name: str = "X"):
+    """``X`` as a finite, non-empty 2-D float array (dtype follows the input); sparse input
+    as a canonical scipy CSR matrix (``check_sparse``), never densified."""
+    if is_sparse(X):
+        return check_sparse(X, name)
     if isinstance(X, jax.Array):
         X = np.asarray(X)
     try:

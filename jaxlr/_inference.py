@@ -18,6 +18,11 @@ posterior mode, ``std_err`` the posterior standard deviation from the penalized 
 beyond zero. They are NOT frequentist tests (the ridge estimate is biased toward zero);
 the table says so. ``robust=True`` with a penalty is refused.
 
+Sparse X (scipy.sparse, BCOO/BCSR): the same Hessian, assembled from the design's weighted
+Gram matrices ``X^T diag(d) X`` (``SparseDesign.gram``) with ``d`` the loss's second
+derivative in the logits (from ``jax.hessian`` of the per-sample loss), so X is never
+densified; the (p x p) Hessian itself must fit (``MAX_SPARSE_PARAMS``).
+
 Multinomial models (unpenalized only): softmax coefficients are identified only up to a
 shift across classes, so, as statsmodels' ``MNLogit`` does, the table reports each class
 ``k >= 1`` relative to the first class (``w_k - w_0``, ``b_k - b_0``; rows named
@@ -35,10 +40,12 @@ import numpy as np
 from jax.scipy.stats import norm
 
 from . import _data
+from . import _design
 from .losses import log_loss
 from ._results import ConvergenceWarning, Status
 
 COLUMNS = ("coef", "std_err", "z", "p_value", "ci_low", "ci_high")
+MAX_SPARSE_PARAMS = 8192  # a (p x p) float64 Hessian of 512 MiB, inverted in O(p^3)
 
 
 def _logits(theta, X, fit_intercept: bool, n_classes: int):
@@ -60,8 +67,58 @@ def _total_loss(theta, X, y, s, l2, fit_intercept: bool, n_classes: int = 2):
     return loss
 
 
+def _theta_gram(design, Q, fit_intercept: bool):
+    """``sum_i Q_i kron (x~_i x~_i^T)`` in theta's order (blocks ``[w_k..., b_k]``), for
+    per-sample (B, B) weights ``Q`` (m, B, B) and ``x~ = [x, 1]`` (``[x]`` without intercept):
+    the Hessian (and the sandwich's meat) of a loss that depends on theta through the logits."""
+    m, n = design.shape
+    B = Q.shape[1]
+    flat = Q.reshape(m, B * B)
+    blocks = design.gram(flat)  # (B*B, n, n)
+    if fit_intercept:
+        cross = design.rmatmul(flat).T  # (B*B, n): X^T q
+        total = jnp.sum(flat, axis=0)  # (B*B,)
+        top = jnp.concatenate([blocks, cross[:, :, None]], axis=2)
+        bottom = jnp.concatenate([cross[:, None, :], total[:, None, None]], axis=2)
+        blocks = jnp.concatenate([top, bottom], axis=1)
+    d = blocks.shape[-1]
+    return blocks.reshape(B, B, d, d).transpose(0, 2, 1, 3).reshape(B * d, B * d)
+
+
+def _sparse_hessian_and_meat(theta, design, y, s, l2, fit_intercept: bool, n_classes: int, robust: bool):
+    """The exact Hessian of ``_total_loss`` (and the HC0 meat) for a sparse design, from the
+    loss's derivatives in the free logits (``jax.grad``/``jax.hessian``) and ``_theta_gram``."""
+    n = design.shape[1]
+    B = 1 if n_classes == 2 else n_classes - 1
+    width = n + int(fit_intercept)
+    blocks = theta.reshape(B, width)
+    z = design.matmul(blocks[:, :n].T) + (blocks[:, n] if fit_intercept else 0.0)  # (m, B)
+
+    def sample_loss(zi, yi):  # the loss of one sample in its free logits (B,)
+        if n_classes == 2:
+            return log_loss(zi[0][None], yi[None])[0]
+        return log_loss(jnp.concatenate([jnp.zeros((1,), zi.dtype), zi])[None], yi[None])[0]
+
+    curvature = jax.vmap(jax.hessian(sample_loss))(z, y)  # (m, B, B)
+    hessian = _theta_gram(design, s[:, None, None] * curvature, fit_intercept)
+    if n_classes == 2:
+        penalty = jnp.zeros(width, theta.dtype).at[:n].set(jnp.sum(s) * l2)
+        hessian = hessian + jnp.diag(penalty)
+    meat = None
+    if robust:
+        score = jax.vmap(jax.grad(sample_loss))(z, y)  # (m, B)
+        meat = _theta_gram(design, s[:, None, None] * score[:, :, None] * score[:, None, :], fit_intercept)
+    return hessian, meat
+
+
 def wald(theta, X, y, s, l2, alpha, fit_intercept: bool, robust: bool, n_classes: int = 2):
-    """The six columns (each of theta's shape) and the covariance matrix, for one model."""
+    """The six columns (each of theta's shape) and the covariance matrix, for one model.
+    ``X`` is a dense array or a ``SparseDesign``."""
+    if isinstance(X, _design.SparseDesign):
+        hessian, meat = _sparse_hessian_and_meat(theta, X, y, s, l2, fit_intercept, n_classes, robust)
+        h_inv = jnp.linalg.inv(hessian)
+        cov = h_inv @ meat @ h_inv if robust else h_inv
+        return _columns(theta, cov, alpha), cov
     hessian = jax.hessian(_total_loss)(theta, X, y, s, l2, fit_intercept, n_classes)
     h_inv = jnp.linalg.inv(hessian)
     if robust:
@@ -74,11 +131,15 @@ def wald(theta, X, y, s, l2, alpha, fit_intercept: bool, robust: bool, n_classes
         cov = h_inv @ meat @ h_inv
     else:
         cov = h_inv
+    return _columns(theta, cov, alpha), cov
+
+
+def _columns(theta, cov, alpha):
     std_err = jnp.sqrt(jnp.diagonal(cov))
     z = theta / std_err
     p_value = 2 * norm.sf(jnp.abs(z))
     q = norm.ppf(1 - alpha / 2)
-    return (theta, std_err, z, p_value, theta - q * std_err, theta + q * std_err), cov
+    return theta, std_err, z, p_value, theta - q * std_err, theta + q * std_err
 
 
 _wald_jit = jax.jit(wald, static_argnames=("fit_intercept", "robust", "n_classes"))
@@ -224,7 +285,15 @@ def inference(result, X, y, alpha: float = 0.05, sample_weight=None, robust: boo
         theta = coef
     if n_classes > 2:
         theta = theta.reshape(*theta.shape[:-2], -1)
-    Xj, yj = jnp.asarray(ds.X), jnp.asarray(ds.y)
+    if _design.is_sparse(ds.X):
+        n_params = theta.shape[-1]
+        if n_params > MAX_SPARSE_PARAMS:
+            raise ValueError(f"X: inference needs the ({n_params} x {n_params}) Hessian of all parameters, more "
+                             f"than {MAX_SPARSE_PARAMS} parameters; select features first")
+        Xj = _design.sparse(ds.X, transpose=True)  # never densified: the Hessian comes from gram
+    else:
+        Xj = jnp.asarray(ds.X)
+    yj = jnp.asarray(ds.y)
     if batched:
         fold_w = getattr(result, "fold_weights", None)
         if fold_w is not None:

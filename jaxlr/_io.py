@@ -3,6 +3,10 @@
 Every problem with the file is a ``DataError`` whose message is one line naming the file
 and, where it applies, the line, row and column at fault. The format is taken from the
 file's leading bytes (Parquet and ``.npz`` have magic numbers), then from its extension.
+
+Sparse data stays sparse: a LIBSVM/svmlight file, or an ``.npz`` holding the arrays that
+``scipy.sparse.save_npz`` writes (``format``, ``shape``, ``data``, ``indices``, ``indptr``;
+``row``, ``col`` for COO) next to its labels, loads as a scipy CSR matrix, never densified.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ class DataError(ValueError):
 class Table(NamedTuple):
     """A loaded data set: float features, raw labels and where they came from."""
 
-    X: np.ndarray  # (n_rows, n_features) float64
+    X: object  # (n_rows, n_features) float64: np.ndarray, or scipy.sparse CSR (LIBSVM, sparse .npz)
     y: np.ndarray  # (n_rows,) labels as read (numbers or strings)
     feature_names: list[str]
     target: str
@@ -287,6 +291,9 @@ def _check_finite(path, values, name):
         raise DataError(f"{path}: row {r + 1}, column {name!r}: {values[r]} in a feature (NaN/inf are not allowed)")
 
 
+_SPARSE_NPZ = {"format", "shape", "data"}  # what scipy.sparse.save_npz writes (with indices/indptr or row/col)
+
+
 def _load_npz(path, target, features):
     import zipfile
 
@@ -307,9 +314,23 @@ def _load_npz(path, target, features):
                                 "jaxlr reads only plain numeric or string arrays") from None
             raise DataError(f"{path}: array {name!r} is damaged ({type(err).__name__})") from None
     target = target or "y"
+    sparse = _SPARSE_NPZ <= set(arrays)
     if target not in arrays:
-        raise DataError(f"{path}: no array named {target!r} for --target; arrays are {', '.join(arrays)}")
+        hint = (" (a scipy.sparse.save_npz file holds no labels: save them with the matrix's arrays, e.g. "
+                "np.savez(path, y=y, format='csr', shape=X.shape, data=X.data, indices=X.indices, "
+                "indptr=X.indptr))") if sparse else ""
+        raise DataError(f"{path}: no array named {target!r} for --target; arrays are {', '.join(arrays)}{hint}")
     y = np.asarray(arrays[target]).reshape(-1)
+    if sparse:
+        if features:
+            raise DataError(f"{path}: --features does not apply to a sparse .npz (columns are unnamed)")
+        del arrays
+        X = _sparse_from_npz(path)
+        names = [f"x{j}" for j in range(X.shape[1])]
+        if X.shape[0] != y.shape[0]:
+            raise DataError(f"{path}: features have shape {X.shape} but {target!r} has {y.shape[0]} labels")
+        _check_sparse_finite(path, X)
+        return X, _check_npz_labels(path, y, target), names, target
     if features:
         missing = [f for f in features if f not in arrays]
         if missing:
@@ -331,6 +352,10 @@ def _load_npz(path, target, features):
     X = X.astype(np.float64)
     for j, name in enumerate(names if len(names) == X.shape[1] else [f"x{j}" for j in range(X.shape[1])]):
         _check_finite(path, X[:, j], name)
+    return X, _check_npz_labels(path, y, target), names, target
+
+
+def _check_npz_labels(path, y, target):
     if y.dtype.kind == "f" and not np.isfinite(y).all():
         r = int(np.argmax(~np.isfinite(y)))
         raise DataError(f"{path}: row {r + 1}: missing label in {target!r}")
@@ -339,7 +364,32 @@ def _load_npz(path, target, features):
         for r, v in enumerate(y):
             if v.strip().lower() in _MISSING:
                 raise DataError(f"{path}: row {r + 1}: missing label in {target!r}")
-    return X, y, names, target
+    return y
+
+
+def _sparse_from_npz(path):
+    """The matrix of a ``scipy.sparse.save_npz`` archive, as float64 CSR."""
+    import scipy.sparse
+
+    try:
+        X = scipy.sparse.load_npz(path)
+    except Exception as err:  # a missing or inconsistent component
+        raise DataError(f"{path}: not a readable sparse matrix ({type(err).__name__}: {err})") from None
+    if X.ndim != 2:
+        raise DataError(f"{path}: the sparse matrix must be 2-D, got shape {X.shape}")
+    if not (np.issubdtype(X.dtype, np.number) or X.dtype == bool) or np.iscomplexobj(X.data):
+        raise DataError(f"{path}: features are not real numbers (dtype {X.dtype})")
+    return scipy.sparse.csr_matrix(X).astype(np.float64)
+
+
+def _check_sparse_finite(path, X):
+    """NaN/inf among the stored values, named by row and column (nothing densified)."""
+    bad = ~np.isfinite(X.data)
+    if bad.any():
+        e = int(np.argmax(bad))
+        r = int(np.searchsorted(X.indptr, e, side="right") - 1)
+        raise DataError(f"{path}: row {r + 1}, column 'x{int(X.indices[e])}': {X.data[e]} in a feature "
+                        "(NaN/inf are not allowed)")
 
 
 def _load_svmlight(path, features):
@@ -351,10 +401,9 @@ def _load_svmlight(path, features):
         X, y = load_svmlight_file(path)
     except (ValueError, UnicodeDecodeError, OSError) as err:
         raise DataError(f"{path}: not a readable LIBSVM/svmlight file ({str(err).splitlines()[0]})") from None
-    X = np.asarray(X.toarray(), np.float64)
+    X = X.tocsr()  # sparse, as read: a 50,000 x 200,000 file would need 80 GB dense
     names = [f"x{j}" for j in range(X.shape[1])]
-    for j, name in enumerate(names):
-        _check_finite(path, X[:, j], name)
+    _check_sparse_finite(path, X)
     if not np.isfinite(y).all():
         raise DataError(f"{path}: row {int(np.argmax(~np.isfinite(y))) + 1}: label is NaN or inf")
     return X, y, names, "label"

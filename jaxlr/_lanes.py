@@ -199,6 +199,14 @@ def chunk_size_for(n_models: int, n_samples: int, n_outputs: int, n_params: int,
 
 # ----------------------------------------------------------------------------- the program
 
+def _work_rows(design) -> int:
+    """The rows ``program_kind`` weighs: a sparse design's stored entries when more (its products
+    are gathers and sums that XLA emits as loops, several times slower at -O0; a 10-step fit on
+    2.5M entries took 3.8 s at -O0)."""
+    rows = design.shape[0]
+    return max(rows, design.nnz) if isinstance(design, _design.SparseDesign) else rows
+
+
 _STATE_SHAPES: dict = {}
 _WORK = [0]
 
@@ -339,7 +347,8 @@ def _train_chunk(prepared: Prepared, chunk: Lanes, theta0, static: Static, *, st
     step_time, t = None, 0
     while True:
         cur = len(members)
-        kind = _programs.program_kind(*prepared.design.shape, cur, n_out, static.solver, steps)
+        kind = _programs.program_kind(_work_rows(prepared.design), prepared.design.shape[1], cur, n_out,
+                                      static.solver, steps)
         key = (kind, prepared.design.shape, str(prepared.design.dtype), cur, static)
         control = control._replace(stop_at=np.int32(min(t + round_len, 2**31 - 1)), fresh=np.bool_(t == 0))
         start = time.perf_counter()
@@ -424,6 +433,19 @@ def prepare(X, y, W, *, transpose: bool, n_row_multiple: int = 1, mesh=None) -> 
     them on the device(s). Large data keep their exact shape: padding would copy X, and their
     run costs more than compiling a program of their own."""
     m, n = X.shape
+    if _design.is_sparse(X):  # padding a sparse design adds no entries: always to the buckets
+        if mesh is not None:
+            raise _data.ArgumentValueError("mesh", "cannot hold a sparse X yet; pass mesh=None (or a dense X)")
+        rows = bucket(m, MIN_ROWS)
+        cols = pow2_bucket(n, MIN_FEATURES) if n <= 256 else bucket(n)
+        folds = pow2_bucket(W.shape[0])
+        yp = np.zeros((rows,), y.dtype)
+        yp[:m] = y
+        Wp = np.zeros((folds, rows), W.dtype)
+        Wp[: W.shape[0], :m] = W
+        Wp[W.shape[0]:, :m] = W[0]
+        design = _design.sparse(X, transpose=transpose).pad(rows, cols)
+        return Prepared(design, jax.device_put(yp), jax.device_put(Wp), m, n, None)
     large = m * n >= LARGE
     rows = -(-(m if large else bucket(m, MIN_ROWS)) // n_row_multiple) * n_row_multiple
     cols = n if large else pow2_bucket(n, MIN_FEATURES) if n <= 256 else bucket(n)
@@ -463,11 +485,15 @@ def _pad_matrix(X: np.ndarray, rows: int, cols: int) -> np.ndarray:
     return out
 
 
-def use_transpose(solver, batch_size, mesh) -> bool:
+def use_transpose(solver, batch_size, mesh, sparse: bool = False) -> bool:
     """A row-major copy of X^T speeds up X^T R 2-7x on XLA:CPU (bench/README.md); it costs a
     second copy of X and a host transpose, worth it for solvers that take many gradient
     passes. Not on accelerators (their matmuls read either layout at full speed), not for
-    minibatches (they read rows), not for Newton (a few steps, dominated by X^T D X)."""
+    minibatches (they read rows), not for Newton (a few steps, dominated by X^T D X).
+    Sparse X: the chunked columns turn X^T R from a scatter into a gather (and serve gram), on
+    every backend and for every full-batch solver (bench/README.md, sparse kernels)."""
+    if sparse:
+        return batch_size is None
     return jax.default_backend() == "cpu" and batch_size is None and solver != "newton"
 
 
@@ -587,9 +613,10 @@ def fit_dataset(ds: _data.Dataset, *, l2, l1, learning_rate, seed, fold, fold_we
     dtype = ds.X.dtype
     init = check_init(init, n_models, n_features, ds.n_classes, dtype)
     Xf = ds.X
-    if standardize:
-        mean, scale = column_scaling(ds.X, ds.sample_weight, center=True)
-        Xf = ((ds.X - mean) / scale).astype(dtype)
+    if standardize:  # sparse X is scaled, not centred (centring would fill in every zero)
+        sparse = _design.is_sparse(ds.X)
+        mean, scale = column_scaling(ds.X, ds.sample_weight, center=not sparse)
+        Xf = _scale_columns(ds.X, scale) if sparse else ((ds.X - mean) / scale).astype(dtype)
         if init is not None:
             init = _to_standardized(init, mean, scale, ds.n_classes)
     n_out = 1 if ds.n_classes == 2 else ds.n_classes
@@ -616,7 +643,8 @@ def fit_dataset(ds: _data.Dataset, *, l2, l1, learning_rate, seed, fold, fold_we
         chunk_size = -(-chunk_size // n_lane_dev) * n_lane_dev  # whole lanes per device
 
     use_path = check_path_option(path, resolved, tol, checkpoint, mesh, n_models, l1s, l2s, n_samples, n_params)
-    prepared = prepare(Xf, ds.y, np.asarray(W, dtype), transpose=use_transpose(resolved, batch_size, mesh),
+    prepared = prepare(Xf, ds.y, np.asarray(W, dtype),
+                       transpose=use_transpose(resolved, batch_size, mesh, _design.is_sparse(Xf)),
                        n_row_multiple=n_row_dev, mesh=mesh)
     run = dict(steps=int(steps), to_tolerance=tol is not None, fit_intercept=bool(fit_intercept),
                lane_multiple=n_lane_dev, progress=progress, progress_every=progress_every)
@@ -730,14 +758,23 @@ def _on_mesh(a, mesh, n_lane_dev):
 
 def column_scaling(X, weights, center: bool):
     """Weighted column means (zeros when not ``center``) and scales (standard deviations about
-    the mean, or root mean squares when not centring; 1 where a column is constant)."""
+    the mean, or root mean squares when not centring; 1 where a column is constant). X may be
+    sparse (scipy): its moments come from two sparse products."""
     w = np.asarray(weights, np.float64)
     w = w / w.sum()
-    mean = (w @ X) if center else np.zeros(X.shape[1])
-    var = w @ (X * X) - (mean * mean if center else 0.0)
+    squares = X.multiply(X) if _design.is_sparse(X) else X * X
+    mean = np.asarray(w @ X).ravel() if center else np.zeros(X.shape[1])
+    var = np.asarray(w @ squares).ravel() - (mean * mean if center else 0.0)
     scale = np.sqrt(np.maximum(var, 0.0))
     scale = np.where(scale > 0, scale, 1.0)
     return mean.astype(X.dtype), scale.astype(X.dtype)
+
+
+def _scale_columns(X, scale):
+    """A canonical CSR ``X`` with column j divided by ``scale[j]`` (same pattern, new values)."""
+    out = X.copy()
+    out.data = (out.data / scale[out.indices]).astype(X.dtype)
+    return out
 
 
 def _to_standardized(init, mean, scale, n_classes):

@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _data
+
 
 class Params(NamedTuple):
     """Model parameters, a pytree.
@@ -59,13 +61,23 @@ def predict_proba(model: Any, X: Any):
 
     Binary: ``sigmoid(X @ coef + b)``, the probability of the second class, shape (m,).
     Multinomial: ``softmax(X @ coef + b)``, shape (m, K). For a ``SweepResult`` a leading
-    models axis is added. Host data (NumPy, lists, pandas) are predicted with NumPy (nothing
+    models axis is added. Host data (NumPy, lists, pandas; scipy.sparse and BCOO/BCSR, kept
+    sparse) are predicted with NumPy (nothing
     compiles; a NumPy array comes back); a ``jax.Array`` (or a tracer, under ``jit``) with
     jax.numpy. Rows with NaN or inf are refused (a ``ValueError``), never predicted as NaN.
     """
     params = _as_params(model)
     batched = _is_batched(model)
     n_features = np.shape(params.coef)[int(batched)]
+    if _data.is_sparse(X):  # scipy.sparse or BCOO/BCSR: validated and predicted on the host, sparse
+        X = _data.check_sparse(X)
+        if X.shape[1] != n_features:
+            raise ValueError(f"X must be 2-D with {n_features} features, got shape {X.shape}")
+        coef, intercept = np.asarray(params.coef), np.asarray(params.intercept)
+        X = X.astype(coef.dtype)
+        if batched:
+            return np.stack([_proba(np, Params(c, b), X) for c, b in zip(coef, intercept)])
+        return _proba(np, Params(coef, intercept), X)
     on_device = isinstance(X, jax.Array)
     if not on_device:
         X = np.asarray(X)

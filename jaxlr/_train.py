@@ -14,6 +14,7 @@ from typing import Callable
 import numpy as np
 
 from . import _data
+from . import _design
 from ._engine import trace_count
 from ._lanes import (
     DEFAULT_MEMORY_BUDGET, DEFAULT_TOL, RawResult, check_options, check_seed, column_scaling, fit_dataset,
@@ -35,7 +36,7 @@ def warn_on_scale(X, weights, feature_names=None, stacklevel: int = 3) -> None:
     if X.shape[1] < 2:
         return
     _, scale = column_scaling(X, weights, center=True)
-    constant = np.isclose(np.std(X, axis=0), 0)
+    constant = np.isclose(_column_std(X), 0)
     scale = np.where(constant, np.nan, scale)
     if np.isnan(scale).all():
         return
@@ -53,6 +54,14 @@ def warn_on_scale(X, weights, feature_names=None, stacklevel: int = 3) -> None:
             ScaleWarning,
             stacklevel=stacklevel,
         )
+
+
+def _column_std(X):
+    """Unweighted column standard deviations; of sparse X from its moments (never densified)."""
+    if not _design.is_sparse(X):
+        return np.std(X, axis=0)
+    mean = np.asarray(X.mean(axis=0)).ravel()
+    return np.sqrt(np.maximum(np.asarray(X.multiply(X).mean(axis=0)).ravel() - mean * mean, 0.0))
 
 
 def separates(params: Params, X, y, sample_weight, fit_intercept: bool) -> bool:

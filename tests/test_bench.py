@@ -34,6 +34,14 @@ def test_bench_runs_on_tiny_shapes(tmp_path):
     assert len(grid["n_iter"]) == 32 and grid["max_gap"] <= 1e-6
     assert 0 < grid["lane_efficiency"] <= 1 and grid["computed"] >= grid["needed"]
     assert np.isfinite(peers["first_call_ratio"])
+    sparse = res["sparse"]  # kernels against scipy, sparse == dense, the two large-problem targets
+    assert "### Sparse X" in table and "sparse == dense (float64)" in table
+    assert all(r["fwd_rel_err"] < 1e-5 for r in sparse["kernels"]["rows"] if "fwd_rel_err" in r)
+    assert all(r["met"] for r in sparse["equality"])
+    fit = sparse["large_fit"]
+    assert fit["jaxlr_cold"]["status"] == fit["jaxlr_warm_cache"]["status"] == "converged"
+    assert abs(fit["jaxlr_cold"]["objective"] - fit["sklearn"]["objective"]) < 1e-3
+    assert sparse["libsvm"]["exit"] == 0 and sparse["libsvm"]["status"] == "converged"
 
 
 def test_compacted_sweep_matches_plain_vmap(monkeypatch):

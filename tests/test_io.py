@@ -40,7 +40,8 @@ def test_all_formats_load_the_same_data(tmp_path, csv_file):
     dump_svmlight_file(X_EXPECTED, y, str(tmp_path / "d.svm"))
     for name, target in (("d.parquet", "label"), ("d.npz", None), ("d.svm", None)):
         t = io.load(str(tmp_path / name), target)
-        np.testing.assert_allclose(t.X, X_EXPECTED, rtol=1e-15)
+        X = t.X.toarray() if name == "d.svm" else t.X  # LIBSVM stays sparse
+        np.testing.assert_allclose(X, X_EXPECTED, rtol=1e-15)
         np.testing.assert_array_equal(np.asarray(t.y, float), y)
         assert t.label_mapping == {0: 0, 1: 1}
     assert io.load(str(tmp_path / "d.npz")).feature_names == ["a", "b"]
@@ -187,3 +188,54 @@ def test_test_size_out_of_range_names_the_argument(size):
     with pytest.raises(ArgumentValueError) as err:
         io.train_test_split(np.array([0, 1] * 20), size, 0)
     assert err.value.argument == "test_size" and str(err.value).startswith("test_size must be")
+
+
+# ----------------------------------------------------------------------------- sparse files
+
+
+def _sparse_problem():
+    import scipy.sparse as sp
+
+    rng = np.random.default_rng(0)
+    X = sp.random(30, 12, density=0.2, format="csr", random_state=1, data_rvs=rng.standard_normal)
+    return X, (np.arange(30) % 2).astype(float)
+
+
+def test_libsvm_and_sparse_npz_load_as_csr(tmp_path):
+    import scipy.sparse as sp
+    from sklearn.datasets import dump_svmlight_file
+
+    X, y = _sparse_problem()
+    dump_svmlight_file(X, y, str(tmp_path / "d.svm"))
+    np.savez(tmp_path / "d.npz", y=y, format="csr", shape=X.shape, data=X.data, indices=X.indices, indptr=X.indptr)
+    sp.save_npz(tmp_path / "m.npz", X.tocoo())  # scipy's own writer (COO), labels added below
+    with np.load(tmp_path / "m.npz") as saved:
+        np.savez(tmp_path / "coo.npz", labels=y, **dict(saved))
+    for name, target in (("d.svm", None), ("d.npz", None), ("coo.npz", "labels")):
+        t = io.load(str(tmp_path / name), target)
+        assert sp.issparse(t.X) and t.X.format == "csr" and t.X.dtype == np.float64
+        np.testing.assert_allclose(t.X.toarray(), X.toarray(), rtol=1e-15)
+        np.testing.assert_array_equal(t.y, y)
+        assert t.feature_names == [f"x{j}" for j in range(12)]
+
+
+def test_bad_sparse_files_name_the_place(tmp_path):
+    import scipy.sparse as sp
+
+    X, y = _sparse_problem()
+    sp.save_npz(tmp_path / "nolabels.npz", X)
+    with pytest.raises(io.DataError, match="no array named 'y'.*holds no labels"):
+        io.load(str(tmp_path / "nolabels.npz"))
+    data = X.data.copy()
+    data[5] = np.nan
+    row = int(np.searchsorted(X.indptr, 5, side="right"))
+    np.savez(tmp_path / "nan.npz", y=y, format="csr", shape=X.shape, data=data, indices=X.indices, indptr=X.indptr)
+    with pytest.raises(io.DataError, match=f"row {row}, column 'x{X.indices[5]}': nan in a feature"):
+        io.load(str(tmp_path / "nan.npz"))
+    np.savez(tmp_path / "short.npz", y=y[:-1], format="csr", shape=X.shape, data=X.data, indices=X.indices,
+             indptr=X.indptr)
+    with pytest.raises(io.DataError, match=r"features have shape \(30, 12\) but 'y' has 29 labels"):
+        io.load(str(tmp_path / "short.npz"))
+    (tmp_path / "nan.svm").write_text("1 1:0.5 3:nan\n0 2:1\n")
+    with pytest.raises(io.DataError, match="row 1, column 'x2': nan in a feature"):
+        io.load(str(tmp_path / "nan.svm"))
