@@ -26,6 +26,7 @@ from ._results import PerfectSeparationWarning as PerfectSeparationWarning
 from ._results import Status as Status
 from ._results import SweepResult as SweepResult
 from ._lanes import fit_many as fit_many
+from ._solve import solve as solve
 from ._sweep import sweep as sweep
 from ._train import fit as fit
 from .losses import binary_cross_entropy as binary_cross_entropy
@@ -37,7 +38,7 @@ __all__ = [
     "ConvergenceWarning", "FitResult", "InferenceTable", "LogisticRegression", "LogisticRegressionCV",
     "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult", "binary_cross_entropy",
     "enable_compilation_cache", "fit", "fit_many", "inference", "losses", "metrics", "objective", "predict",
-    "predict_proba", "sweep",
+    "predict_proba", "solve", "sweep",
 ]
 
 

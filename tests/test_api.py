@@ -9,7 +9,7 @@ PUBLIC = {
     "ConvergenceWarning", "FitResult", "InferenceTable", "LogisticRegression", "LogisticRegressionCV",
     "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult", "binary_cross_entropy",
     "enable_compilation_cache", "fit", "fit_many", "inference", "losses", "metrics", "objective", "predict",
-    "predict_proba", "sweep",
+    "predict_proba", "solve", "sweep",
 }
 
 
