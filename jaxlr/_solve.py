@@ -436,6 +436,7 @@ def solve(X, y, *, l2=0.0, l1=0.0, sample_weight=None, fit_intercept: bool = Tru
         tol = _data.check_scalar("tol", tol, minimum=0.0)
     if _concrete(steps):
         steps = _data.check_scalar("steps", steps, minimum=1, integer=True)
+    budget = steps if isinstance(steps, int) else 1000  # for the choice of compiler options only
     tol, steps = _as_array(tol, dtype), _as_array(steps, np.int32)
 
     static = _Static(solver, C, bool(fit_intercept), n_params <= NEWTON_MAX_PARAMS)
@@ -443,7 +444,8 @@ def solve(X, y, *, l2=0.0, l1=0.0, sample_weight=None, fit_intercept: bool = Tru
     # host data became device arrays above (tracers inside a caller's jit): a top-level call
     # gets the engine's compiler options, a traced one (jit, grad, vmap) plain jit, inlined
     traced = any(not _concrete(a) for a in args)
-    program = _PROGRAMS["default" if traced else program_kind(m, n, 1, C)]
+    kind = "default" if traced else program_kind(m, n, 1, C, solver, budget)
+    program = _PROGRAMS.get(kind, _PROGRAMS["cpu"])
     params, info = program(static, *args)
     return (params, info) if return_info else params
 

@@ -70,6 +70,7 @@ def sweep(
     init=None,
     chunk_size: int | None = None,
     standardize: bool = False,
+    path=False,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     progress: Callable[[int, int], None] | None = None,
     progress_every: int | None = None,
@@ -86,6 +87,7 @@ def sweep(
 
     ``folds``: an int K (stratified K-fold, fixed shuffle) or ``(train_idx, test_idx)`` pairs;
     each fold trains on its training rows through a 0/1 weight mask. ``standardize``: as ``fit``.
+    ``path``: solve each penalty grid as a warm-started regularization path (see ``fit_many``).
     With a grid of learning rates and ``solver="auto"``, the solver is ``"gd"`` (the only kind a
     learning rate changes); ``config["solver"]`` records it.
     Model ``k`` equals ``fit`` with the settings in ``grid[k]``. Lanes are processed in chunks
@@ -127,6 +129,9 @@ def sweep(
             raise ValueError("halving needs folds: settings are ranked by their held-out fold loss")
         if rung_steps is not None:
             rung_steps = _data.check_scalar("rung_steps", rung_steps, minimum=1, integer=True)
+        if path is True:
+            raise ValueError("path=True and halving: a path trains the penalties one after another, halving "
+                             "races them side by side; choose one")
     elif rung_steps is not None:
         raise ValueError("rung_steps needs halving (the factor between rungs)")
     masks, fold_ids = None, (None,)
@@ -154,7 +159,8 @@ def sweep(
     else:
         result = fit_many(
             X, y, l2=column("l2"), l1=column("l1"), learning_rate=column("learning_rate"), seed=column("seed"),
-            fold=None if folds is None else column("fold"), fold_weights=masks, steps=steps, grid=grid, **options)
+            fold=None if folds is None else column("fold"), fold_weights=masks, steps=steps, grid=grid, path=path,
+            **options)
         if folds is not None:
             result = _with_validation_loss(result, X, y, sample_weight, class_weight, validation_masks(folds, masks))
     warn_if_unfinished(result.status, result.residual, result.config["tol"], steps, label="sweep: ")
