@@ -204,6 +204,9 @@ def build_parser() -> argparse.ArgumentParser:
     model.add_argument("--seeds", type=_seeds, default=1, metavar="N",
                     help="number of seeds (0..N-1) or a list a,b,c (default 1)")
     model.add_argument("--folds", type=_integer, metavar="K", help="stratified K-fold validation (K >= 2)")
+    model.add_argument("--halving", type=_integer, metavar="FACTOR",
+                       help="successive halving (with --folds): at rungs of growing budgets keep the best "
+                            "1/FACTOR of the settings by held-out loss, prune the rest")
     model.add_argument("--chunk-size", type=_integer, metavar="M",
                     help="models per compiled chunk, also the checkpoint unit (default: by memory)")
     _add_run_options(sw).add_argument("--resume", action="store_true", help="reuse finished chunks from an interrupted run in --out")
@@ -252,6 +255,9 @@ def _check_args(args) -> None:
         if isinstance(args.seeds, int):
             _check("--seeds", args.seeds, 1)
         _check("--folds", args.folds, 2)
+        _check("--halving", args.halving, 2)
+        if args.halving is not None and args.folds is None:
+            raise UsageError("--halving needs --folds: settings are ranked by their held-out fold loss")
         _check("--chunk-size", args.chunk_size, 1)
         if args.folds is not None and args.test_size is not None:
             raise UsageError("--folds and --test-size both choose validation rows; give one")
@@ -520,7 +526,7 @@ def _checkpoint_key(args, table) -> dict:
     from . import _io
 
     relevant = ("target", "features", "test_size", "split_seed", "solver", "learning_rate", "l2", "l1", "steps",
-                "tol", "batch_size", "class_weight", "fit_intercept", "dtype", "seeds", "folds", "chunk_size")
+                "tol", "batch_size", "class_weight", "fit_intercept", "dtype", "seeds", "folds", "chunk_size", "halving")
     key = {k: getattr(args, k) for k in relevant}
     key = json.loads(json.dumps(key, default=str))
     key["data"] = _io.sha256(args.data)
@@ -548,7 +554,8 @@ def _sweep(args) -> int:
         X[train], codes[train], seeds=args.seeds, learning_rate=args.learning_rate, l2=args.l2, l1=args.l1,
         solver=args.solver, steps=args.steps, tol=args.tol, fit_intercept=args.fit_intercept,
         class_weight=args.class_weight, batch_size=args.batch_size, folds=args.folds,
-        chunk_size=args.chunk_size, progress=progress, checkpoint=checkpoint, mesh=args.device_mesh))
+        chunk_size=args.chunk_size, progress=progress, checkpoint=checkpoint, mesh=args.device_mesh,
+        halving=args.halving))
     if result is None:
         return 0
 
@@ -571,7 +578,7 @@ def _sweep(args) -> int:
     rows = []
     for k, (g, base) in enumerate(zip(result.grid, result.rows())):
         rows.append({**{c: g[c] for c in HYPER_COLUMNS if c in g},
-                     **{c: base[c] for c in ("status", "n_iter", "objective")}, **metrics[k]})
+                     **{c: base[c] for c in ("status", "n_iter", "objective", "rung") if c in base}, **metrics[k]})
 
     os.makedirs(args.out, exist_ok=True)
     _write_csv(os.path.join(args.out, "results.csv"), rows)
