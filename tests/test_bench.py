@@ -34,6 +34,9 @@ def test_bench_runs_on_tiny_shapes(tmp_path):
     assert len(grid["n_iter"]) == 32 and grid["max_gap"] <= 1e-6
     assert 0 < grid["lane_efficiency"] <= 1 and grid["computed"] >= grid["needed"]
     assert np.isfinite(peers["first_call_ratio"])
+    beyond = res["beyond"]
+    assert beyond["hypergradient"]["max_relative_error"] <= 1e-4 and "successive halving" in table
+    assert beyond["halving"][0]["steps_from_best"] <= 1
 
 
 def test_compacted_sweep_matches_plain_vmap(monkeypatch):
