@@ -164,13 +164,18 @@ def tuning(tiny: bool = False) -> dict | None:
 
         opt = optax.lbfgs()
         value_and_grad = optax.value_and_grad_from_state(validation_loss)
-        log_l2 = jnp.log(1.0)
+
+        @jax.jit
+        def step(log_l2, state):
+            value, grad = value_and_grad(log_l2, state=state)
+            updates, state = opt.update(grad, state, log_l2, value=value, grad=grad, value_fn=validation_loss)
+            return optax.apply_updates(log_l2, updates), state
+
+        log_l2 = jnp.zeros(())  # l2 = 1
         state = opt.init(log_l2)
         start = time.perf_counter()
         for _ in range(10):
-            value, grad = value_and_grad(log_l2, state=state)
-            updates, state = opt.update(grad, state, log_l2, value=value, grad=grad, value_fn=validation_loss)
-            log_l2 = optax.apply_updates(log_l2, updates)
+            log_l2, state = step(log_l2, state)
         seconds = time.perf_counter() - start
         final, final_grad = jax.value_and_grad(validation_loss)(log_l2)
     return {"grid_best_l2": float(grid_l2[k]), "grid_best_loss": float(grid.validation_loss[k]),
