@@ -140,9 +140,8 @@ def successive_halving(X, y, *, grid: Sequence[dict], factor: int, rung_steps: i
         # a lane that spent the rung's budget runs on: only the sweep's own budget ends it
         stopped_by_rung = lanes[np.isin(status[lanes], (Status.MAX_ITER, Status.DONE))]
         status[stopped_by_rung] = Status.RUNNING
-        scores = validation_loss(ds.X, ds.y, held_out[np.concatenate([lanes_of[s] for s in alive])],
-                                 coef[np.concatenate([lanes_of[s] for s in alive])],
-                                 intercept[np.concatenate([lanes_of[s] for s in alive])])
+        racing = np.concatenate([lanes_of[s] for s in alive])  # setting by setting
+        scores = validation_loss(ds.X, ds.y, held_out[racing], coef[racing], intercept[racing])
         by_setting, offset = [], 0
         for s in alive:
             value = np.mean(scores[offset: offset + len(lanes_of[s])])
