@@ -42,22 +42,32 @@ def schedule(n_settings: int, factor: int, steps: int, rung_steps: int | None) -
     return [b for b in budgets if b < steps]
 
 
+VALIDATION_CHUNK = 2**24  # logits held at once by ``validation_loss`` (128 MiB in float64)
+
+
 def validation_loss(X, y, weights, coef, intercept) -> np.ndarray:
     """(k,) weighted mean log-loss of k models (coef (k, n[, C]), intercept (k[, C])) on the rows
-    weighted by their row of ``weights`` (k, m), on the host in NumPy (nothing compiles): binary
+    weighted by their row of ``weights`` (k, m), on the host in NumPy (nothing compiles; about
+    one training step's work, models in chunks of ``VALIDATION_CHUNK`` logits): binary
     ``[(1-y) z if z >= 0 else -y z] + log1p(exp(-|z|))`` (``losses.binary_log_loss``), softmax
     ``logsumexp(z) - z[y]``."""
-    coef, intercept = np.asarray(coef), np.asarray(intercept)
-    if coef.ndim == 2:
-        z = coef @ X.T + intercept[:, None]  # (k, m)
-        loss = np.where(z >= 0, (1 - y) * z, -y * z) + np.log1p(np.exp(-np.abs(z)))
-    else:
-        z = np.einsum("mn,knc->kmc", X, coef) + intercept[:, None, :]
-        top = z.max(axis=-1, keepdims=True)
-        lse = top[..., 0] + np.log(np.sum(np.exp(z - top), axis=-1))
-        loss = lse - np.take_along_axis(z, np.asarray(y, np.int64)[None, :, None], axis=-1)[..., 0]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.sum(weights * loss, axis=1) / np.sum(weights, axis=1)
+    coef, intercept, weights = np.asarray(coef), np.asarray(intercept), np.asarray(weights)
+    m, n_out = X.shape[0], 1 if coef.ndim == 2 else coef.shape[2]
+    step = max(1, VALIDATION_CHUNK // (m * n_out))
+    out = np.empty(coef.shape[0], np.result_type(X.dtype, coef.dtype))
+    for lo in range(0, coef.shape[0], step):
+        c, b, w = coef[lo:lo + step], intercept[lo:lo + step], weights[lo:lo + step]
+        if coef.ndim == 2:
+            z = c @ X.T + b[:, None]  # (k, m)
+            loss = np.where(z >= 0, (1 - y) * z, -y * z) + np.log1p(np.exp(-np.abs(z)))
+        else:
+            z = np.einsum("mn,knc->kmc", X, c) + b[:, None, :]
+            top = z.max(axis=-1, keepdims=True)
+            lse = top[..., 0] + np.log(np.sum(np.exp(z - top), axis=-1))
+            loss = lse - np.take_along_axis(z, np.asarray(y, np.int64)[None, :, None], axis=-1)[..., 0]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            out[lo:lo + step] = np.sum(w * loss, axis=1) / np.sum(w, axis=1)
+    return out
 
 
 class _RungCheckpoint:

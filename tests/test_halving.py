@@ -153,3 +153,18 @@ def test_a_warm_start_at_the_optimum_has_not_diverged():
         again = jaxlr.fit(X, y, l2=6.745, solver="lbfgs", tol=0.0, steps=30, init=optimum)
     assert again.status_name == "max_iter"
     assert abs(float(again.objective) - float(optimum.objective)) <= 1e-15
+
+
+def test_validation_loss_in_chunks_equals_one_pass(monkeypatch):
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((50, 3))
+    for coef, intercept, y in ((rng.standard_normal((7, 3)), rng.standard_normal(7), (X[:, 0] > 0).astype(float)),
+                               (rng.standard_normal((7, 3, 4)), rng.standard_normal((7, 4)), rng.integers(0, 4, 50))):
+        w = rng.uniform(0, 1, (7, 50))
+        whole = _halving.validation_loss(X, y, w, coef, intercept)
+        monkeypatch.setattr(_halving, "VALIDATION_CHUNK", 120)  # 2 binary / 1 multinomial model per chunk
+        np.testing.assert_allclose(_halving.validation_loss(X, y, w, coef, intercept), whole, rtol=1e-14)
+        monkeypatch.undo()
+        z = np.einsum("mn,kn...->km...", X, coef) + intercept[:, None]
+        expected = [float(jaxlr.metrics.log_loss(z[k], y, w[k])) for k in range(7)]
+        np.testing.assert_allclose(whole, expected, rtol=1e-12)
