@@ -16,6 +16,8 @@ from typing import NamedTuple, Sequence
 
 import numpy as np
 
+from ._data import ArgumentValueError, check_labels
+
 
 class DataError(ValueError):
     """A data file that cannot be used; the message names the file and the place."""
@@ -104,6 +106,10 @@ def _label_mapping(path, y, target) -> dict:
     if len(classes) < 2:
         shown = classes[0].item() if len(classes) else None
         raise DataError(f"{path}: target {target!r} has a single class ({shown!r}); need at least two")
+    try:  # the Python API's check, so a continuous column is refused here as jaxlr.fit refuses it
+        _, classes = check_labels(y, len(y), name=f"target {target!r}")
+    except ValueError as err:
+        raise DataError(f"{path}: {err}") from None
     return {(c.item() if hasattr(c, "item") else c): k for k, c in enumerate(classes)}
 
 
@@ -111,6 +117,12 @@ def _select(path, columns: list[str], target, features, kind="column"):
     """Indices of the target and feature columns, checking that the names exist."""
     if target is None:
         raise DataError(f"{path}: --target is required (the label {kind}); {kind}s are {', '.join(columns)}")
+    used = [target, *(features or [c for c in columns if c != target])]
+    for name in dict.fromkeys(used):
+        where = [j for j, c in enumerate(columns) if c == name]
+        if len(where) > 1:  # which one the user means is a guess: refuse rather than take the first
+            raise DataError(f"{path}: {len(where)} {kind}s are named {name!r} ({kind}s "
+                            f"{', '.join(str(j + 1) for j in where)}); rename them so that each name is unique")
     if target not in columns:
         raise DataError(f"{path}: no {kind} named {target!r} for --target; {kind}s are {', '.join(columns)}")
     if features:
@@ -129,10 +141,12 @@ def _parse_labels(path, values: list[str], target: str, first_line: int) -> np.n
     for r, v in enumerate(values):
         if v.strip().lower() in _MISSING:
             raise DataError(f"{path}: line {first_line + r} (row {r + 1}): missing label in target column {target!r}")
-    try:
-        return np.array([float(v) for v in values])
-    except ValueError:
-        return np.array([v.strip() for v in values])
+    for kind in (int, float):  # typed as pandas / pyarrow would read the column
+        try:
+            return np.array([kind(v) for v in values])
+        except (ValueError, OverflowError):
+            pass
+    return np.array([v.strip() for v in values])
 
 
 def _parse_features(path, rows: np.ndarray, names: list[str], first_line: int) -> np.ndarray:
@@ -200,7 +214,9 @@ def _csv_fast(raw: bytes, path, target, features):
     labels = table.column(columns.index(target))
     if labels.null_count:
         return None
-    if pa.types.is_integer(labels.type) or pa.types.is_floating(labels.type):
+    if pa.types.is_integer(labels.type):
+        y = labels.to_numpy().astype(np.int64)
+    elif pa.types.is_floating(labels.type):
         y = labels.to_numpy().astype(np.float64)
         if not np.isfinite(y).all():
             return None
@@ -239,7 +255,7 @@ def _load_parquet(path, target, features):
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path)
+        table = pq.ParquetFile(path).read()  # read_table refuses duplicate names before _select can name them
     except (pa.ArrowException, OSError) as err:
         raise DataError(f"{path}: not a readable Parquet file ({str(err).splitlines()[0]})") from None
     t, idx, names = _select(path, table.column_names, target, features)
@@ -272,11 +288,24 @@ def _check_finite(path, values, name):
 
 
 def _load_npz(path, target, features):
+    import zipfile
+
+    if not zipfile.is_zipfile(path):
+        raise DataError(f"{path}: not a .npz archive (expected a zip of arrays written by numpy.savez)")
     try:
         archive = np.load(path, allow_pickle=False)
-        arrays = {k: archive[k] for k in archive.files}
-    except Exception as err:  # zip or pickle errors of many kinds
-        raise DataError(f"{path}: not a readable .npz file ({type(err).__name__}: {err})") from None
+        names = list(archive.files)
+    except Exception as err:  # a damaged zip of many kinds
+        raise DataError(f"{path}: damaged .npz archive ({type(err).__name__})") from None
+    arrays = {}
+    for name in names:
+        try:
+            arrays[name] = archive[name]
+        except Exception as err:
+            if isinstance(err, ValueError) and "pickle" in str(err):  # numpy refuses object arrays
+                raise DataError(f"{path}: array {name!r} holds Python objects, not numbers or strings; "
+                                "jaxlr reads only plain numeric or string arrays") from None
+            raise DataError(f"{path}: array {name!r} is damaged ({type(err).__name__})") from None
     target = target or "y"
     if target not in arrays:
         raise DataError(f"{path}: no array named {target!r} for --target; arrays are {', '.join(arrays)}")
@@ -335,6 +364,9 @@ def train_test_split(y_codes: np.ndarray, test_size: float, seed: int) -> tuple[
     """Stratified, seeded split of row indices into (train, test); ``test_size`` a fraction
     in (0, 1) or a number of rows. Each class keeps at least one row on each side."""
     n = len(y_codes)
+    if not (0 < test_size < 1 or float(test_size).is_integer() and 1 <= test_size < n):
+        raise ArgumentValueError("test_size", f"must be a fraction in (0, 1) or a whole number of rows "
+                                              f"below the {n} rows, got {test_size:g}")
     n_test = int(round(test_size * n)) if test_size < 1 else int(test_size)
     rng = np.random.default_rng(seed)
     test = []

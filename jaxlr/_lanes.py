@@ -88,18 +88,18 @@ def check_options(*, solver, steps, tol, batch_size, fit_intercept, n_samples, n
     if batch_size is not None:
         batch_size = _data.check_scalar("batch_size", batch_size, minimum=1, integer=True)
         if batch_size > n_samples:
-            raise ValueError(f"batch_size must be <= n_samples ({n_samples}), got {batch_size}")
+            raise _data.ArgumentValueError("batch_size", f"must be <= n_samples ({n_samples}), got {batch_size}")
     if not isinstance(fit_intercept, (bool, np.bool_)):
-        raise TypeError(f"fit_intercept must be a bool, got {fit_intercept!r}")
+        raise _data.ArgumentTypeError("fit_intercept", f"must be a bool, got {fit_intercept!r}")
     if isinstance(tol, str):
         if tol != "auto":
-            raise ValueError(f"tol must be a non-negative number, None or 'auto', got {tol!r}")
+            raise _data.ArgumentValueError("tol", f"must be a non-negative number, None or 'auto', got {tol!r}")
         tol = None if batch_size else DEFAULT_TOL
     elif tol is not None:
         tol = _data.check_scalar("tol", tol, minimum=0.0)
         if batch_size:
-            raise ValueError(
-                "tol must be None (or 'auto') with batch_size: minibatch gradients cannot certify convergence"
+            raise _data.ArgumentValueError(
+                "tol", "must be None (or 'auto') with batch_size: minibatch gradients cannot certify convergence"
             )
     n_params = n_parameters(n_features, n_classes, bool(fit_intercept))
     resolved = resolve_solver(solver, uses_l1=uses_l1, minibatch=batch_size is not None, n_params=n_params,
@@ -115,7 +115,7 @@ def n_parameters(n_features: int, n_classes: int, fit_intercept: bool) -> int:
 def check_seed(name: str, value) -> int:
     seed = _data.check_scalar(name, value, integer=True)
     if not 0 <= seed < 2**32:
-        raise ValueError(f"{name} must be in 0 .. 2**32 - 1 (a PRNG seed), got {seed}")
+        raise _data.ArgumentValueError(name, f"must be in 0 .. 2**32 - 1 (a PRNG seed), got {seed}")
     return seed
 
 
@@ -130,16 +130,16 @@ def check_init(init, n_models: int, n_features: int, n_classes: int, dtype) -> t
     pair = (init[0], init[1]) if isinstance(init, tuple) else (getattr(init, "coef", None), getattr(init, "intercept", None))
     coef, intercept = (np.asarray(_sharding.to_host(a)) if a is not None else None for a in pair)
     if coef is None or intercept is None:
-        raise TypeError(f"init must be Params, a FitResult or a SweepResult, got {type(init).__name__}")
+        raise _data.ArgumentTypeError("init", f"must be Params, a FitResult or a SweepResult, got {type(init).__name__}")
     if coef.shape == coef_shape and intercept.shape == icpt_shape:
         coef, intercept = np.broadcast_to(coef, (n_models,) + coef_shape), np.broadcast_to(intercept, (n_models,) + icpt_shape)
     elif not (coef.shape == (n_models,) + coef_shape and intercept.shape == (n_models,) + icpt_shape):
-        raise ValueError(
-            f"init must have coef {coef_shape} and intercept {icpt_shape} (or one per model, with a leading "
+        raise _data.ArgumentValueError(
+            "init", f"must have coef {coef_shape} and intercept {icpt_shape} (or one per model, with a leading "
             f"axis of {n_models}), got {coef.shape} and {intercept.shape}"
         )
     if not (np.isfinite(coef).all() and np.isfinite(intercept).all()):
-        raise ValueError("init contains NaN or inf")
+        raise _data.ArgumentValueError("init", "contains NaN or inf")
     return coef.astype(dtype), intercept.astype(dtype)
 
 
@@ -313,6 +313,10 @@ def run_lanes(prepared: Prepared, lanes: Lanes, init, static: Static, *, steps: 
     for c in range(-(-n_models // chunk_size)):
         lo, hi = c * chunk_size, min((c + 1) * chunk_size, n_models)
         part = checkpoint.load(c) if checkpoint is not None else None
+        if part is not None and len(part.n_iter) != hi - lo:
+            raise _data.ArgumentValueError(
+                "checkpoint", f"chunk {c} holds {len(part.n_iter)} models where this run has {hi - lo}; "
+                "it was made with other settings")
         if part is None:
             idx = np.minimum(np.arange(lo, lo + width), hi - 1)
             chunk = jax.tree_util.tree_map(lambda a: np.asarray(a)[idx], lanes)
@@ -500,7 +504,7 @@ def _per_lane(name: str, value, n_lanes: int | None, **checks) -> tuple:
     """A scalar (shared by every lane) or one value per lane, checked."""
     values = _data.as_values(name, value, **checks)
     if n_lanes is not None and len(values) not in (1, n_lanes):
-        raise ValueError(f"{name} must be one value or one per model ({n_lanes}), got {len(values)}")
+        raise _data.ArgumentValueError(name, f"must be one value or one per model ({n_lanes}), got {len(values)}")
     return values
 
 
@@ -572,32 +576,32 @@ def fit_dataset(ds: _data.Dataset, *, l2, l1, learning_rate, seed, fold, fold_we
     seeds = tuple(check_seed(f"seed[{k}]" if np.ndim(seed) else "seed", s)
                   for k, s in enumerate(_per_lane("seed", seed, n_models, integer=True)))
     if not isinstance(standardize, (bool, np.bool_)):
-        raise TypeError(f"standardize must be a bool, got {standardize!r}")
+        raise _data.ArgumentTypeError("standardize", f"must be a bool, got {standardize!r}")
     resolved, tol = check_options(
         solver=solver, steps=steps, tol=tol, batch_size=batch_size, fit_intercept=fit_intercept,
         n_samples=n_samples, n_features=n_features, n_classes=ds.n_classes, uses_l1=max(l1s) > 0,
         learning_rate_grid=len(set(learning_rates)) > 1, n_models=n_models,
     )
     if len(set(learning_rates)) > 1 and not uses_learning_rate(resolved):
-        raise ValueError(f"learning_rate: solver {resolved!r} does not use a learning rate; give one value")
+        raise _data.ArgumentValueError("learning_rate", f"has several values but solver {resolved!r} does not use a learning rate; give one value")
     memory_budget = _data.check_scalar("memory_budget", memory_budget, minimum=1, integer=True)
     if fold_weights is None:
         if fold is not None:
-            raise ValueError("fold needs fold_weights (one row of training weights per fold)")
+            raise _data.ArgumentValueError("fold", "needs fold_weights (one row of training weights per fold)")
         W = ds.sample_weight[None, :]
         folds = (0,)
     else:
         masks = np.asarray(fold_weights, dtype=float)
         if masks.ndim != 2 or masks.shape[1] != n_samples:
-            raise ValueError(f"fold_weights must have shape (n_folds, {n_samples}), got {masks.shape}")
+            raise _data.ArgumentValueError("fold_weights", f"must have shape (n_folds, {n_samples}), got {masks.shape}")
         if not np.isfinite(masks).all() or (masks < 0).any():
-            raise ValueError("fold_weights must be finite and non-negative")
+            raise _data.ArgumentValueError("fold_weights", "must be finite and non-negative")
         W = masks * ds.sample_weight[None, :]
         if (W.sum(axis=1) <= 0).any():
-            raise ValueError("fold_weights: a fold has no training rows with positive weight")
+            raise _data.ArgumentValueError("fold_weights", "has a fold with no training rows of positive weight")
         folds = _per_lane("fold", 0 if fold is None else fold, n_models, minimum=0, integer=True)
         if max(folds) >= W.shape[0]:
-            raise ValueError(f"fold must index a row of fold_weights (0 .. {W.shape[0] - 1}), got {max(folds)}")
+            raise _data.ArgumentValueError("fold", f"must index a row of fold_weights (0 .. {W.shape[0] - 1}), got {max(folds)}")
 
     def column(values):
         return values * n_models if len(values) == 1 else values
@@ -626,8 +630,8 @@ def fit_dataset(ds: _data.Dataset, *, l2, l1, learning_rate, seed, fold, fold_we
         mesh = _sharding.check_mesh(mesh)
         n_lane_dev, n_row_dev = (_sharding.axis_size(mesh, a) for a in _sharding.AXES)
         if batch_size and n_samples % n_row_dev:
-            raise ValueError(f"mesh: with batch_size, n_samples ({n_samples}) must be a multiple of the "
-                             f"'data' axis size ({n_row_dev}); padding rows would change the minibatches")
+            raise _data.ArgumentValueError("mesh", f"with batch_size needs n_samples ({n_samples}) to be a multiple of the "
+                                     f"'data' axis size ({n_row_dev}); padding rows would change the minibatches")
     n_params = n_parameters(n_features, ds.n_classes, fit_intercept)
     if chunk_size is None:
         per_device = chunk_size_for(-(-n_models // n_lane_dev), -(-bucket(n_samples, MIN_ROWS) // n_row_dev), n_out,
@@ -667,14 +671,15 @@ def check_path_option(path, solver, tol, checkpoint, mesh, n_models, l1s, l2s, n
     """Whether to solve as regularization paths (``path``: True, False or "auto")."""
     if isinstance(path, str):
         if path != "auto":
-            raise ValueError(f"path must be True, False or 'auto', got {path!r}")
+            raise _data.ArgumentValueError("path", f"must be True, False or 'auto', got {path!r}")
     elif not isinstance(path, (bool, np.bool_)):
-        raise TypeError(f"path must be True, False or 'auto', got {path!r}")
+        raise _data.ArgumentTypeError("path", f"must be True, False or 'auto', got {path!r}")
     if path is False or n_models < 2:
         return False
     if tol is None or checkpoint is not None or mesh is not None:
         if path is True:
-            raise ValueError("path=True needs a tolerance (tol), one device (no mesh) and no checkpoint")
+            raise _data.ArgumentValueError(
+                "path", "cannot be True without a tolerance (tol), on a mesh or with a checkpoint")
         return False
     if path == "auto":
         return path_pays(solver, len(set(np.add(l1s, l2s).tolist())), n_models, n_rows, n_params)

@@ -111,8 +111,8 @@ def draw(name: str, dist: Distribution, n_samples: int, seed: int, *, minimum: f
     """``n_samples`` values of hyperparameter ``name`` from its stream of ``seed``, after checking
     that ``dist`` cannot draw below the hyperparameter's ``minimum``."""
     if dist.low < minimum or (strict and dist.low <= minimum):
-        raise ValueError(f"{name}={dist!r} can draw values {'<=' if strict else '<'} {minimum:g}; "
-                         f"{name} must be {'>' if strict else '>='} {minimum:g}")
+        raise _data.ArgumentValueError(name, f"must be {'>' if strict else '>='} {minimum:g}, but {dist!r} can draw "
+                                             f"values {'<=' if strict else '<'} {minimum:g}")
     values = dist.sample(np.random.default_rng([seed, STREAMS[name]]), n_samples)
     return tuple(float(v) for v in values)
 

@@ -36,6 +36,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from . import _data
+
 
 class StepInfo(NamedTuple):
     value: jax.Array  # (K,) F at the parameters the step started from
@@ -402,12 +404,12 @@ def resolve_solver(spec, *, uses_l1: bool, minibatch: bool, n_params: int, learn
     """
     if isinstance(spec, optax.GradientTransformation) or (callable(spec) and not isinstance(spec, str)):
         if uses_l1:
-            raise ValueError("solver: an optax transformation cannot handle l1 > 0; use solver='fista'")
+            raise _data.ArgumentValueError("solver", "is an optax transformation, which cannot handle l1 > 0; use solver='fista'")
         return spec
     if not isinstance(spec, str):
-        raise TypeError(f"solver must be a name or an optax.GradientTransformation, got {spec!r}")
+        raise _data.ArgumentTypeError("solver", f"must be a name or an optax.GradientTransformation, got {spec!r}")
     if spec not in SOLVER_NAMES:
-        raise ValueError(f"solver must be one of {', '.join(SOLVER_NAMES)}, got {spec!r}")
+        raise _data.ArgumentValueError("solver", f"must be one of {', '.join(SOLVER_NAMES)}, got {spec!r}")
     if spec == "auto":
         if uses_l1:
             return "fista"
@@ -416,11 +418,10 @@ def resolve_solver(spec, *, uses_l1: bool, minibatch: bool, n_params: int, learn
         cheap = n_samples * n_params * n_params * n_models <= NEWTON_MAX_WORK
         return "newton" if n_params <= NEWTON_MAX_PARAMS and cheap else "lbfgs"
     if uses_l1 and spec not in L1_SOLVERS:
-        raise ValueError(
-            f"solver={spec!r} cannot handle an L1 penalty (l1 > 0); use solver='fista' or 'auto'"
-        )
+        raise _data.ArgumentValueError(
+            "solver", f"{spec!r} cannot handle an L1 penalty (l1 > 0); use solver='fista' or 'auto'")
     if minibatch and spec in SECOND_ORDER:
-        raise ValueError(f"solver={spec!r} needs full batches; batch_size works with first-order solvers")
+        raise _data.ArgumentValueError("solver", f"{spec!r} needs full batches; batch_size works with first-order solvers")
     return spec
 
 

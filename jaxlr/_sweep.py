@@ -28,7 +28,7 @@ def fold_masks(folds, n_samples: int, labels: np.ndarray) -> np.ndarray:
     if isinstance(folds, (int, np.integer)) and not isinstance(folds, bool):
         n_folds = _data.check_scalar("folds", folds, minimum=2, integer=True)
         if n_folds > n_samples:
-            raise ValueError(f"folds must be <= n_samples ({n_samples}), got {n_folds}")
+            raise _data.ArgumentValueError("folds", f"must be <= n_samples ({n_samples}), got {n_folds}")
         rng = np.random.default_rng(0)
         assignment = np.empty(n_samples, np.int64)
         for cls in np.unique(labels):  # stratified: deal each class round-robin after a shuffle
@@ -39,14 +39,14 @@ def fold_masks(folds, n_samples: int, labels: np.ndarray) -> np.ndarray:
     try:
         pairs = list(folds)
     except TypeError:
-        raise TypeError(f"folds must be an int or a sequence of (train, test) index pairs, got {folds!r}") from None
+        raise _data.ArgumentTypeError("folds", f"must be an int or a sequence of (train, test) index pairs, got {folds!r}") from None
     if not pairs:
-        raise ValueError("folds is empty")
+        raise _data.ArgumentValueError("folds", "is empty")
     masks = np.zeros((len(pairs), n_samples))
     for f, pair in enumerate(pairs):
         train_idx = np.asarray(pair[0])
         if train_idx.size == 0 or train_idx.min() < 0 or train_idx.max() >= n_samples:
-            raise ValueError(f"folds[{f}] has training indices outside 0..{n_samples - 1} or none")
+            raise _data.ArgumentValueError(f"folds[{f}]", f"has training indices outside 0..{n_samples - 1} or none")
         masks[f, train_idx] = 1.0
     return masks
 
@@ -120,20 +120,20 @@ def sweep(
     names = [str(c) for c in X.columns] if hasattr(X, "columns") else None
     X = _data.check_features(X)
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        seeds = tuple(range(_data.check_scalar("seeds", seeds, minimum=1, integer=True)))
+        seeds = tuple(range(_data.check_scalar("seeds", seeds, minimum=1, maximum=2**20, integer=True)))  # a model each
     seeds = tuple(check_seed(f"seeds[{k}]", s) for k, s in enumerate(_data.as_values("seeds", seeds, integer=True)))
     settings = _settings(learning_rate, l2, l1, n_samples, seed)
     if halving is not None:
         halving = _data.check_scalar("halving", halving, minimum=2, integer=True)
         if folds is None:
-            raise ValueError("halving needs folds: settings are ranked by their held-out fold loss")
+            raise _data.ArgumentValueError("halving", "needs folds: settings are ranked by their held-out fold loss")
         if rung_steps is not None:
             rung_steps = _data.check_scalar("rung_steps", rung_steps, minimum=1, integer=True)
         if path is True:
-            raise ValueError("path=True and halving: a path trains the penalties one after another, halving "
-                             "races them side by side; choose one")
+            raise _data.ArgumentValueError("halving", "and path=True exclude each other: a path trains the penalties "
+                                           "one after another, halving races them side by side")
     elif rung_steps is not None:
-        raise ValueError("rung_steps needs halving (the factor between rungs)")
+        raise _data.ArgumentValueError("rung_steps", "needs halving (the factor between rungs)")
     masks, fold_ids = None, (None,)
     if folds is not None:
         codes, _ = _data.check_labels(y, X.shape[0])
@@ -178,7 +178,7 @@ def validation_masks(folds, masks: np.ndarray) -> np.ndarray:
     for f, pair in enumerate(folds):
         test_idx = np.asarray(pair[1])
         if test_idx.size == 0 or test_idx.min() < 0 or test_idx.max() >= masks.shape[1]:
-            raise ValueError(f"folds[{f}] has test indices outside 0..{masks.shape[1] - 1} or none")
+            raise _data.ArgumentValueError(f"folds[{f}]", f"has test indices outside 0..{masks.shape[1] - 1} or none")
         held_out[f, test_idx] = 1.0
     return held_out
 
@@ -203,11 +203,11 @@ def _settings(learning_rate, l2, l1, n_samples, seed) -> list[tuple]:
     given = {"learning_rate": learning_rate, "l2": l2, "l1": l1}
     random = [name for name, value in given.items() if isinstance(value, Distribution)]
     if random and n_samples is None:
-        raise ValueError(f"n_samples: {', '.join(f'{n}={given[n]!r}' for n in random)} is a distribution; "
-                         "give the number of values to draw")
+        raise _data.ArgumentValueError("n_samples", "must be given with a distribution "
+                                       f"({', '.join(f'{n}={given[n]!r}' for n in random)}): the number of values to draw")
     if n_samples is not None and not random:
-        raise ValueError("n_samples needs a distribution to draw from: pass learning_rate, l2 or l1 as "
-                         "jaxlr.loguniform(...), jaxlr.uniform(...) or jaxlr.choice([...])")
+        raise _data.ArgumentValueError("n_samples", "needs a distribution to draw from: pass learning_rate, l2 or l1 "
+                                       "as jaxlr.loguniform(...), jaxlr.uniform(...) or jaxlr.choice([...])")
     seed = check_seed("seed", seed)
     values = {}
     if random:

@@ -1,15 +1,20 @@
-"""The ``jaxlr`` command line: a thin shell over the Python API.
+"""The ``jaxlr`` command line: argument handling around the Python API.
 
 ``jaxlr fit`` and ``jaxlr sweep`` read a data file, call ``jaxlr.fit`` / ``jaxlr.sweep`` (options
 map one-to-one onto their keyword arguments), and write ``results.csv``, ``params.npz``,
-``run.json`` and figures into ``--out``. Bad input is one line on stderr and exit code 2,
-before anything is written; Ctrl-C exits 130 and leaves only whole files behind.
+``run.json`` and figures into ``--out`` as one set. Scores, summaries and what the figures
+show come from ``_report``; files from ``_outputs``; figures from ``_plots``.
+
+Bad input is one line on stderr and exit code 2, with nothing written: ``--out`` is checked
+before any work, the core's argument errors are named by their options (``--l2``, from the
+error's ``argument``), and OS errors (a full disk, a read-only directory, a closed pipe) are
+one line too. Ctrl-C exits 130 and leaves only whole files behind.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import errno
 import os
 import re
 import signal
@@ -18,22 +23,12 @@ import time
 from importlib import metadata
 
 from . import __version__
-from ._outputs import DirCheckpoint
-from ._outputs import write_csv as _write_csv
-from ._outputs import write_json as _write_json
-from ._outputs import write_npz as _write_npz
-from ._outputs import write_png as _write_png
 
 EXIT_USAGE, EXIT_INTERRUPTED = 2, 130
-CACHE_ENV = "JAXLR_CACHE_DIR"
-HYPER_COLUMNS = ("seed", "learning_rate", "l2", "l1", "fold")
-METRIC_COLUMNS = ("status", "n_iter", "objective", "train_loss", "train_accuracy", "train_auc",
-                  "val_loss", "val_accuracy", "val_auc")
-# API argument name -> option, to phrase the Python API's ValueErrors as command-line errors
-_OPTION_NAMES = {
-    "learning_rate": "--learning-rate", "batch_size": "--batch-size", "chunk_size": "--chunk-size",
-    "l2": "--l2", "l1": "--l1", "steps": "--steps", "tol": "--tol", "solver": "--solver",
-    "seeds": "--seeds", "seed": "--seed", "folds": "--folds", "class_weight": "--class-weight",
+# optional dependencies, by the extra that installs them (module -> distribution name)
+EXTRAS = {
+    "cli": {"matplotlib": "matplotlib", "tqdm": "tqdm", "pyarrow": "pyarrow", "sklearn": "scikit-learn"},
+    "bench": {"sklearn": "scikit-learn", "matplotlib": "matplotlib", "psutil": "psutil"},
 }
 
 
@@ -47,6 +42,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ----------------------------------------------------------------------------- option types
+# Types turn text into values; ranges are the API's to check (its errors name the option).
 
 
 def _number(text: str) -> float:
@@ -96,18 +92,15 @@ def _names(text: str) -> list[str]:
 # ----------------------------------------------------------------------------- the parser
 
 
-def _default_cache_dir() -> str:
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return os.path.join(base, "jaxlr", "jax-compilation-cache")
-
-
 def _add_data_options(parser):
     p = parser.add_argument_group("data and output")
     p.add_argument("data", metavar="DATA", help="CSV with a header, Parquet, NumPy .npz or LIBSVM/svmlight file")
     p.add_argument("--target", metavar="COL",
                    help="label column (CSV/Parquet) or array (.npz, default 'y'); two string values become 0/1")
     p.add_argument("--features", metavar="A,B,...", type=_names, help="feature columns (default: all others)")
-    p.add_argument("--out", metavar="DIR", required=True, help="directory for results.csv, params.npz, run.json, PNGs")
+    p.add_argument("--out", metavar="DIR", required=True,
+                   help="directory for results.csv, params.npz, run.json and PNGs (created; its parent must exist)")
+    p.add_argument("--force", action="store_true", help="replace the results of an earlier run in --out")
     p.add_argument("--test-size", metavar="F", type=_number,
                    help="hold out this fraction (0 < F < 1) or number of rows for validation metrics")
     p.add_argument("--split-seed", metavar="N", type=_integer, default=0, help="seed of the held-out split (default 0)")
@@ -121,7 +114,8 @@ def _add_model_options(parser, many: bool):
     value = _numbers if many else _number
     several = "; a,b,... for a grid" if many else ""
     p.add_argument("--solver", default="auto", choices=SOLVER_NAMES, metavar="NAME",
-                   help=f"one of {', '.join(SOLVER_NAMES)} (default auto: newton / lbfgs, fista with --l1)")
+                   help=f"one of {', '.join(SOLVER_NAMES)} (default auto: newton / lbfgs, fista with --l1"
+                        f"{', gd with a learning-rate grid' if many else ''})")
     p.add_argument("--learning-rate", type=value, default=(0.01,) if many else 0.01, metavar="LR",
                    help=f"step size of first-order solvers, > 0{several} (default 0.01)")
     p.add_argument("--l2", type=value, default=(0.0,) if many else 0.0, metavar="L2",
@@ -132,6 +126,9 @@ def _add_model_options(parser, many: bool):
     p.add_argument("--tol", type=_tol, default="auto", metavar="TOL",
                    help="stop once max|grad| <= TOL; 'none' runs all steps; default auto (1e-4, none with --batch-size)")
     p.add_argument("--batch-size", type=_integer, metavar="B", help="minibatch size (first-order solvers)")
+    p.add_argument("--standardize", action="store_true",
+                   help="fit on features scaled to mean 0, variance 1; coefficients are reported in the "
+                        "original units (use it when columns have different scales)")
     p.add_argument("--class-weight", choices=("balanced",), help="reweight classes to equal total weight")
     p.add_argument("--no-intercept", dest="fit_intercept", action="store_false", help="fit without an intercept")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="compute dtype (default float64)")
@@ -139,48 +136,36 @@ def _add_model_options(parser, many: bool):
 
 
 def _add_run_options(parser):
+    from ._cache import CACHE_ENV
+
     p = parser.add_argument_group("run")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
-    p.add_argument("--cache-dir", metavar="DIR", default=os.environ.get(CACHE_ENV) or _default_cache_dir(),
-                   help=f"JAX persistent compilation cache (env {CACHE_ENV}; default %(default)s)")
+    p.add_argument("--cache-dir", metavar="DIR", default=None,
+                   help=f"JAX persistent compilation cache (default ${CACHE_ENV} if set, an empty value "
+                        "meaning none; else $XDG_CACHE_HOME/jaxlr/xla, i.e. ~/.cache/jaxlr/xla)")
     p.add_argument("--no-cache", dest="use_cache", action="store_false", help="do not use the compilation cache")
     return p
 
 
-def _add_distributed_options(p):
-    """``--mesh`` and the multi-host options (see ``jaxlr.distributed``)."""
-    from .distributed import add_distributed_arguments
-
-    add_distributed_arguments(p)
-
-
-def _init_distributed(args) -> None:
-    """Join a multi-process job if asked, and build the ``--mesh`` (``args.device_mesh``)
-    before JAX creates any array."""
-    from .distributed import initialize_from_args
-
-    try:
-        args.device_mesh = initialize_from_args(args)
-    except (ValueError, RuntimeError) as err:
-        raise UsageError(f"--mesh / multi-host options: {err}") from None
-
-
-def _gathered(result):
-    """The result with every process's shards on this host; ``None`` in processes other
-    than process 0, which write nothing."""
-    from . import distributed
-
-    result = distributed.gather(result)
-    return result if distributed.is_main_process() else None
+def _finish_subparser(sp, func):
+    """Set the command's function, and the option that spells each API keyword (``dest``):
+    how the core's argument errors are named on the command line."""
+    options = {}
+    for action in sp._actions:
+        if action.option_strings and action.dest not in options:
+            options[action.dest] = max(action.option_strings, key=len)
+    sp.set_defaults(func=func, options=options)
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from .distributed import add_distributed_arguments
+
     parser = _Parser(
         prog="jaxlr",
         description="Logistic regression in JAX: fit one model or sweep many in one compiled program.",
         epilog="Examples:\n"
-               "  jaxlr fit data.csv --target label --l2 1e-3 --test-size 0.2 --out run1\n"
-               "  jaxlr sweep data.csv --target label --seeds 3 --solver gd --learning-rate 0.01,0.1 "
+               "  jaxlr fit data.csv --target label --standardize --l2 1e-3 --test-size 0.2 --out run1\n"
+               "  jaxlr sweep data.csv --target label --standardize --learning-rate 0.01,0.1 "
                "--l2 0,1e-3,1e-2 --folds 5 --out sweep1\n"
                "Each run writes results.csv, params.npz, run.json and PNG figures into --out.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -192,30 +177,34 @@ def build_parser() -> argparse.ArgumentParser:
                          description="Fit one model (jaxlr.fit) on a data file.")
     _add_data_options(fit)
     model = _add_model_options(fit, many=False)
-    model.add_argument("--seed", type=_integer, default=0, metavar="N", help="PRNG seed (minibatch order; default 0)")
+    model.add_argument("--seed", type=_integer, default=0, metavar="N",
+                       help="PRNG seed, 0 .. 2**32-1 (minibatch order; default 0)")
     _add_run_options(fit)
-    _add_distributed_options(fit)
-    fit.set_defaults(func=_fit)
+    add_distributed_arguments(fit)
+    _finish_subparser(fit, _fit)
 
     sw = sub.add_parser("sweep", help="fit the grid seeds x learning rates x l2 (x l1 x folds) as one program",
                         description="Fit a grid of models (jaxlr.sweep) on a data file, resumably.")
     _add_data_options(sw)
     model = _add_model_options(sw, many=True)
     model.add_argument("--seeds", type=_seeds, default=1, metavar="N",
-                    help="number of seeds (0..N-1) or a list a,b,c (default 1)")
+                       help="number of seeds (0..N-1) or a list a,b,c of seeds in 0 .. 2**32-1 (default 1); "
+                            "seeds matter only with --batch-size")
     model.add_argument("--folds", type=_integer, metavar="K", help="stratified K-fold validation (K >= 2)")
     model.add_argument("--halving", type=_integer, metavar="FACTOR",
                        help="successive halving (with --folds): at rungs of growing budgets keep the best "
                             "1/FACTOR of the settings by held-out loss, prune the rest")
     model.add_argument("--chunk-size", type=_integer, metavar="M",
-                    help="models per compiled chunk, also the checkpoint unit (default: by memory)")
-    _add_run_options(sw).add_argument("--resume", action="store_true", help="reuse finished chunks from an interrupted run in --out")
-    _add_distributed_options(sw)
-    sw.set_defaults(func=_sweep)
+                       help="models per compiled chunk, also the checkpoint unit (default: by memory)")
+    _add_run_options(sw).add_argument("--resume", action="store_true",
+                                      help="reuse finished chunks from an interrupted run in --out")
+    add_distributed_arguments(sw)
+    _finish_subparser(sw, _sweep)
 
     demo = sub.add_parser("demo", help="reproduce the textbook seed experiment, then sweep seeds x learning rates")
     demo.set_defaults(func=_demo)
-    sub.add_parser("bench", help="run the benchmarks (arguments go to python -m bench)", add_help=False)
+    sub.add_parser("bench", help="run the benchmarks from a source checkout (arguments go to python -m bench)",
+                   add_help=False)
     return parser
 
 
@@ -229,94 +218,82 @@ def _version_text() -> str:
     return f"jaxlr {__version__} (jax {v('jax')}, jaxlib {v('jaxlib')}, optax {v('optax')})"
 
 
-# ----------------------------------------------------------------------------- checks
+# ----------------------------------------------------------------------------- errors
 
 
-def _check(option: str, value, minimum=None, strict=False):
-    if value is None:
-        return
-    for v in (value if isinstance(value, tuple) else (value,)):
-        if minimum is not None and (v <= minimum if strict else v < minimum):
-            raise UsageError(f"{option} must be {'>' if strict else '>='} {minimum:g}, got {v:g}")
+def _option_error(err: Exception, options: dict) -> UsageError:
+    """A ``ValueError``/``TypeError`` of the Python API, phrased with the option's name.
 
-
-def _check_args(args) -> None:
-    """Range checks of the options, before any file is read."""
-    _check("--steps", args.steps, 1)
-    _check("--learning-rate", args.learning_rate, 0, strict=True)
-    _check("--l2", args.l2, 0)
-    _check("--l1", args.l1, 0)
-    _check("--batch-size", args.batch_size, 1)
-    if isinstance(args.tol, float):
-        _check("--tol", args.tol, 0)
-    if args.test_size is not None and not (0 < args.test_size < 1 or float(args.test_size).is_integer() and args.test_size >= 1):
-        raise UsageError(f"--test-size must be a fraction in (0, 1) or a whole number of rows, got {args.test_size:g}")
-    if args.command == "sweep":
-        if isinstance(args.seeds, int):
-            _check("--seeds", args.seeds, 1)
-        _check("--folds", args.folds, 2)
-        _check("--halving", args.halving, 2)
-        if args.halving is not None and args.folds is None:
-            raise UsageError("--halving needs --folds: settings are ranked by their held-out fold loss")
-        _check("--chunk-size", args.chunk_size, 1)
-        if args.folds is not None and args.test_size is not None:
-            raise UsageError("--folds and --test-size both choose validation rows; give one")
-    if os.path.exists(args.out) and not os.path.isdir(args.out):
-        raise UsageError(f"--out {args.out}: exists and is not a directory")
-
-
-def _api_error(err: Exception) -> UsageError:
-    """A ``ValueError`` from ``jaxlr.fit``/``sweep`` with the argument renamed to its option."""
+    The core's validation errors carry the keyword at fault (``jaxlr._data.ArgumentError``:
+    ``argument``, ``detail``), which maps to the option through the parser (``options``).
+    Raise sites not converted yet start their message with the keyword ("batch_size must be
+    <= ..."), so the leading name is mapped the same way; nothing else in a message changes."""
     text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    argument = getattr(err, "argument", None)
+    if argument in options:
+        return UsageError(f"{options[argument]} {err.detail}")
+    lead = re.match(r"([A-Za-z_]\w*)(\[\d+\])?", text)
+    if lead and lead.group(1) in options:
+        return UsageError(options[lead.group(1)] + text[lead.end():])
+    return UsageError(text)
 
-    def rename(m):
-        return _OPTION_NAMES.get(m.group(1), m.group(1)) + m.group(2)
 
-    return UsageError(re.sub(r"\b(learning_rate|batch_size|chunk_size|l2|l1|steps|tol|solver|seeds|seed|folds|"
-                             r"class_weight)(\b|\[)", rename, text, count=1))
+def _importable(module: str) -> bool:
+    import importlib.util
+
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: blocked (sys.modules[module] is None)
+        return False
+
+
+def _missing_extra(extra: str, modules) -> UsageError:
+    names = [EXTRAS[extra].get(m, m) for m in modules]
+    verb = "is" if len(names) == 1 else "are"
+    return UsageError(f"{' and '.join(names)} {verb} not installed; install the '{extra}' extra: "
+                      f"pip install 'jaxlr[{extra}]'")
+
+
+def _require(extra: str, modules) -> None:
+    """Refuse before any work when a module of ``extra`` is missing (one line, not a traceback
+    after training)."""
+    missing = [m for m in modules if not _importable(m)]
+    if missing:
+        raise _missing_extra(extra, missing)
+
+
+def _os_error(err: OSError) -> str:
+    code = errno.errorcode.get(err.errno, "")
+    text = f"{err.strerror or err}" + (f" ({code})" if code else "")
+    return f"{err.filename}: {text}" if err.filename else text
 
 
 # ----------------------------------------------------------------------------- JAX set-up
 
 
-class _CompileStats:
-    """Compilation time and persistent-cache hits, from ``jax.monitoring`` events."""
+def _setup_jax(args) -> tuple:
+    """Join a multi-host job and build ``--mesh`` (``args.device_mesh``) before JAX creates any
+    array; float64; the persistent compilation cache unless ``--no-cache`` or an empty
+    ``$JAXLR_CACHE_DIR``. Returns the compile statistics, the cache directory really in use
+    (``None``: off) and the warnings raised on the way."""
+    import warnings
 
-    def __init__(self):
-        self.hits = self.misses = 0
-        self.compile_s = 0.0  # XLA backend compilation (or fetching it from the persistent cache)
-        self.trace_s = 0.0  # tracing to a jaxpr and lowering to StableHLO, which the cache cannot skip
-
-    def install(self):
-        import jax
-
-        def on_event(event, **_):
-            if event == "/jax/compilation_cache/cache_hits":
-                self.hits += 1
-            elif event == "/jax/compilation_cache/cache_misses":
-                self.misses += 1
-
-        def on_duration(event, duration, **_):
-            if event == "/jax/core/compile/backend_compile_duration":
-                self.compile_s += duration
-            elif event.startswith("/jax/core/compile/"):
-                self.trace_s += duration
-
-        jax.monitoring.register_event_listener(on_event)
-        jax.monitoring.register_event_duration_secs_listener(on_duration)
-        return self
-
-
-def _setup_jax(args) -> "_CompileStats":
     import jax
 
-    _init_distributed(args)
+    from . import _report, enable_compilation_cache
+    from .distributed import initialize_from_args
+
+    try:
+        args.device_mesh = initialize_from_args(args)
+    except (ValueError, RuntimeError) as err:
+        raise UsageError(f"--mesh / multi-host options: {err}") from None
     jax.config.update("jax_enable_x64", True)  # float64 unless --dtype float32 (then the data is float32)
-    if args.use_cache:
-        jax.config.update("jax_compilation_cache_dir", args.cache_dir)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    return _CompileStats().install()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cache_dir = enable_compilation_cache(args.cache_dir) if args.use_cache else None
+    if cache_dir is None:  # off means off, also for a cache configured through JAX's own settings
+        jax.config.update("jax_enable_compilation_cache", False)
+    return _report.CompileStats().install(), cache_dir, list(caught)
 
 
 # ----------------------------------------------------------------------------- shared steps
@@ -349,22 +326,47 @@ class _Progress:
             self.bar.close()
 
 
+def _start(args):
+    """Checks before any work: the extras this run needs, option combinations, and ``--out``
+    (only process 0 writes). Returns the ``RunDir``."""
+    from ._outputs import OutputError, RunDir
+
+    _require("cli", ["matplotlib"] + ([] if args.quiet else ["tqdm"]))
+    if getattr(args, "folds", None) is not None and args.test_size is not None:
+        raise UsageError("--folds and --test-size both choose validation rows; give one")
+    if getattr(args, "halving", None) is not None and args.folds is None:
+        raise UsageError("--halving needs --folds: settings are ranked by their held-out fold loss")
+    run_dir = RunDir(args.out, force=args.force)
+    if args.process_id in (None, 0):
+        try:
+            run_dir.check()
+        except OutputError as err:
+            raise UsageError(f"--out {args.out}: {err}") from None
+    return run_dir
+
+
 def _load(args):
-    from . import _io
+    """The data file, its labels encoded by the API's own rules, and the train/validation rows."""
+    import numpy as np
+
+    from . import _data, _io
 
     try:
         table = _io.load(args.data, args.target, args.features)
     except _io.DataError as err:
         raise UsageError(str(err)) from None
-    import numpy as np
-
-    codes = np.vectorize(table.label_mapping.__getitem__, otypes=[np.int32])(
-        np.array([v.item() if hasattr(v, "item") else v for v in table.y], dtype=object))
+    except ModuleNotFoundError as err:  # pyarrow for Parquet, scikit-learn for LIBSVM
+        top = (err.name or "").split(".")[0]
+        if top not in EXTRAS["cli"]:
+            raise
+        raise _missing_extra("cli", [top]) from None
+    codes, _ = _data.check_labels(table.y, table.X.shape[0])
     X = table.X.astype(args.dtype)
     if args.test_size is not None:
-        if args.test_size >= 1 and args.test_size >= len(codes):
-            raise UsageError(f"--test-size {args.test_size:g} is not smaller than the {len(codes)} rows of {args.data}")
-        train, test = _io.train_test_split(codes, args.test_size, args.split_seed)
+        try:
+            train, test = _io.train_test_split(codes, args.test_size, args.split_seed)
+        except ValueError as err:
+            raise _option_error(err, args.options) from None
         if len(np.unique(codes[train])) < len(table.label_mapping):
             raise UsageError(f"--test-size {args.test_size:g} leaves a class without training rows")
     else:
@@ -372,87 +374,23 @@ def _load(args):
     return table, X, codes, train, test
 
 
-def _scores(coef, intercept, X, y, W):
-    """(K, 3) log-loss, accuracy, AUC of K models, each on the rows weighted by its row of W."""
-    import jax
-    import jax.numpy as jnp
-
-    from . import metrics
-
-    def one(c, b, w):
-        z = X @ c + b
-        return jnp.stack([metrics.log_loss(z, y, w), metrics.accuracy(z, y, w), metrics.roc_auc(z, y, w)])
-
-    return jax.jit(jax.vmap(one))(coef, intercept, W)
-
-
-def _metric_columns(coef, intercept, X, y, W_train, W_val):
-    import numpy as np
-
-    train = np.asarray(_scores(coef, intercept, X, y, W_train))
-    val = np.asarray(_scores(coef, intercept, X, y, W_val)) if W_val is not None else None
-    out = []
-    for k in range(train.shape[0]):
-        row = {"train_loss": float(train[k, 0]), "train_accuracy": float(train[k, 1]), "train_auc": float(train[k, 2])}
-        for j, name in enumerate(("val_loss", "val_accuracy", "val_auc")):
-            row[name] = float(val[k, j]) if val is not None else ""
-        out.append(row)
-    return out
-
-
-def _manifest(args, table, t_start, stats, extra) -> dict:
-    import jax
-    import numpy as np
-
-    from . import _io
-
-    import shlex
-
-    config = {k: v for k, v in vars(args).items() if k not in ("func", "argv")}
-    return {
-        "command": shlex.join(["jaxlr", *args.argv]),
-        "config": config,
-        "data": {
-            "path": os.path.abspath(args.data), "format": table.format, "sha256": _io.sha256(args.data),
-            "rows": int(table.X.shape[0]), "features": table.feature_names, "target": table.target,
-            "label_mapping": {str(k): v for k, v in table.label_mapping.items()},
-        },
-        "versions": {"jaxlr": __version__, "jax": jax.__version__, "jaxlib": metadata.version("jaxlib"),
-                     "optax": metadata.version("optax"), "numpy": np.__version__, "python": sys.version.split()[0]},
-        "devices": [str(d) for d in jax.devices()],
-        "dtype": args.dtype,
-        "wall_time_s": time.perf_counter() - t_start,
-        "compile_time_s": stats.compile_s,
-        "trace_and_lower_time_s": stats.trace_s,
-        "compilation_cache": {"enabled": args.use_cache, "dir": args.cache_dir if args.use_cache else None,
-                              "hits": stats.hits, "misses": stats.misses,
-                              "hit": bool(stats.hits > 0 and stats.misses == 0)},
-        **extra,
-    }
-
-
-def _smoothing(args) -> int:
-    """Minibatch objectives are noisy: plot a moving average over ~1% of the steps."""
-    return max(1, args.steps // 100) if args.batch_size else 1
-
-
-def _curve_labels(grid: list[dict]) -> list[str]:
-    varying = [k for k in ("learning_rate", "l2", "l1") if len({g[k] for g in grid}) > 1]
-    if not varying:
-        return ["all models"] * len(grid)
-    while len(varying) > 1 and len({tuple(g[k] for k in varying) for g in grid}) > 10:
-        varying.pop()  # too many combinations for a legend: colour by fewer settings
-    return [", ".join(f"{k}={g[k]:g}" for k in varying) for g in grid]
-
-
-# ----------------------------------------------------------------------------- commands
+def _api_options(args) -> dict:
+    """The keyword arguments of ``jaxlr.fit``/``sweep`` that ``fit`` and ``sweep`` share."""
+    kwargs = dict(solver=args.solver, learning_rate=args.learning_rate, steps=args.steps, tol=args.tol,
+                  l2=args.l2, l1=args.l1, fit_intercept=args.fit_intercept, class_weight=args.class_weight,
+                  batch_size=args.batch_size, mesh=args.device_mesh)
+    if args.standardize:  # only when asked: the keyword is newer than the rest
+        kwargs["standardize"] = True
+    return kwargs
 
 
 def _train(kind: str, unit: str, args, call):
     """Run ``call(progress_callback)`` (a ``jaxlr.fit``/``sweep``) under a progress bar, with its
-    warnings recorded and its argument errors turned into usage errors. Returns the result
+    warnings recorded and its argument errors named by their options. Returns the result
     gathered onto this host (``None`` outside process 0, which alone writes) and the warnings."""
     import warnings
+
+    from . import distributed
 
     progress = _Progress(kind, args.quiet, unit)
     try:
@@ -461,204 +399,160 @@ def _train(kind: str, unit: str, args, call):
             result = call(progress.callback)
     except (ValueError, TypeError) as err:
         progress.close(False)
-        raise _api_error(err) from None
+        raise _option_error(err, args.options) from None
     progress.close(True)
-    return _gathered(result), caught
+    result = distributed.gather(result)
+    return (result if distributed.is_main_process() else None), list(caught)
+
+
+def _manifest(args, table, t_start, setup, result, extra) -> dict:
+    import shlex
+
+    from . import _report
+
+    stats, cache_dir, _ = setup
+    config = {k: v for k, v in vars(args).items() if k not in ("func", "argv", "options")}
+    return _report.manifest(command=shlex.join(["jaxlr", *args.argv]), config=config,
+                            data=_report.data_record(args.data, table), result_config=result.config,
+                            wall_time_s=time.perf_counter() - t_start, compile_stats=stats,
+                            cache_dir=cache_dir, extra=extra)
+
+
+def _publish(args, run_dir, files: dict) -> None:
+    from ._outputs import OutputError
+
+    try:
+        run_dir.publish(files)
+    except OutputError as err:
+        raise UsageError(f"--out {args.out}: {err}") from None
+    args.published = True
+
+
+def _writers(rows, params: dict, figures: dict, manifest: dict) -> dict:
+    from ._outputs import write_csv, write_json, write_npz, write_png
+
+    files = {"results.csv": lambda p: write_csv(p, rows), "params.npz": lambda p: write_npz(p, **params)}
+    for name, fig in figures.items():
+        files[name] = lambda p, fig=fig: write_png(p, fig)
+    files["run.json"] = lambda p: write_json(p, manifest)
+    return files
+
+
+def _warn(caught) -> None:
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        print(f"warning: {message}", file=sys.stderr)
+
+
+# ----------------------------------------------------------------------------- commands
 
 
 def _fit(args) -> int:
     t0 = time.perf_counter()
-    _check_args(args)
+    run_dir = _start(args)
     table, X, codes, train, test = _load(args)
-    stats = _setup_jax(args)
-    import numpy as np
-
+    setup = _setup_jax(args)
     import jaxlr
 
-    from . import _plots
+    from . import _report
 
     result, caught = _train("fit", "step", args, lambda progress: jaxlr.fit(
-        X[train], codes[train], solver=args.solver, learning_rate=args.learning_rate, steps=args.steps,
-        tol=args.tol, l2=args.l2, l1=args.l1, fit_intercept=args.fit_intercept,
-        class_weight=args.class_weight, batch_size=args.batch_size, seed=args.seed, progress=progress,
-        mesh=args.device_mesh))
+        X[train], codes[train], seed=args.seed, progress=progress, **_api_options(args)))
     if result is None:
         return 0
+    (row,) = _report.table_rows(result, X, codes, train, test)
+    figures = _report.fit_figures(result, minibatch=args.batch_size is not None)
+    warnings_ = setup[2] + caught
+    manifest = _manifest(args, table, t0, setup, result, {
+        "n_models": 1, "n_train": int(len(train)), "n_validation": 0 if test is None else int(len(test)),
+        "status_counts": {result.status_name: 1}, "warnings": [str(w.message) for w in warnings_]})
+    params = _report.params_arrays(result, table.feature_names, table.label_mapping)
+    _publish(args, run_dir, _writers([row], params, figures, manifest))
 
-    coef, intercept = np.asarray(result.coef)[None], np.asarray(result.intercept)[None]
-    m = X.shape[0]
-    w_train = np.zeros((1, m), X.dtype)
-    w_train[0, train] = 1
-    w_val = None
-    if test is not None:
-        w_val = np.zeros((1, m), X.dtype)
-        w_val[0, test] = 1
-    metric = _metric_columns(coef, intercept, X, codes, w_train, w_val)[0]
-    cfg = result.config
-    row = {"seed": cfg["seed"], "learning_rate": cfg["learning_rate"], "l2": cfg["l2"], "l1": cfg["l1"],
-           "status": result.status_name, "n_iter": int(result.n_iter), "objective": float(result.objective),
-           **metric}
-
-    os.makedirs(args.out, exist_ok=True)
-    _write_csv(os.path.join(args.out, "results.csv"), [row])
-    _write_npz(os.path.join(args.out, "params.npz"), coef=coef[0], intercept=intercept[0],
-               feature_names=np.array(table.feature_names),
-               classes=np.array([str(k) for k in table.label_mapping]))
-    _write_png(os.path.join(args.out, "loss_curve.png"),
-               _plots.loss_curves(np.asarray(result.loss_history)[None], ["fit"], [result.status_name],
-                                 f"jaxlr fit: solver={cfg['solver']}, l2={cfg['l2']:g}, status={result.status_name}",
-                                 n_iter=np.asarray(result.n_iter), smooth=_smoothing(args)))
-    _write_json(os.path.join(args.out, "run.json"), _manifest(args, table, t0, stats, {
-        "resolved": cfg, "n_models": 1, "n_train": int(len(train)), "n_validation": 0 if test is None else int(len(test)),
-        "warnings": [str(w.message) for w in caught],
-    }))
-    val = f"   validation: log-loss {row['val_loss']:.4f}, accuracy {row['val_accuracy']:.3f}, AUC {row['val_auc']:.3f}" \
-        if test is not None else ""
-    print(f"{result.status_name} after {row['n_iter']} steps ({cfg['solver']}): train log-loss {row['train_loss']:.4f}, "
-          f"accuracy {row['train_accuracy']:.3f}, AUC {row['train_auc']:.3f}{val}")
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
-    print(f"wrote {args.out}/results.csv, params.npz, run.json, loss_curve.png")
+    val = (f"   validation: log-loss {row['val_loss']:.4f}, accuracy {row['val_accuracy']:.3f}, "
+           f"AUC {row['val_auc']:.3f}") if test is not None else ""
+    print(f"{result.status_name} after {row['n_iter']} steps ({result.config['solver']}): train log-loss "
+          f"{row['train_loss']:.4f}, accuracy {row['train_accuracy']:.3f}, AUC {row['train_auc']:.3f}{val}")
+    print(f"wrote {args.out}/" + ", ".join(["results.csv", "params.npz", "run.json", *figures]))
+    sys.stdout.flush()  # a closed pipe is reported here, not at exit
+    _warn(warnings_)
     return 0
 
 
-def _checkpoint_key(args, table) -> dict:
+def _n_models(args) -> int:
+    """The grid's size, from the options (the checkpoint's bound on the models it may hold)."""
+    n_seeds = args.seeds if isinstance(args.seeds, int) else len(args.seeds)
+    return max(0, n_seeds) * len(args.learning_rate) * len(args.l2) * len(args.l1) * (args.folds or 1)
+
+
+def _checkpoint_key(args) -> dict:
+    """What the checkpoint's chunks depend on: the data, every setting that changes a result,
+    and what decides the chunk layout (chunk size, the device mesh, the number of processes)."""
+    import json
+
     from . import _io
 
     relevant = ("target", "features", "test_size", "split_seed", "solver", "learning_rate", "l2", "l1", "steps",
-                "tol", "batch_size", "class_weight", "fit_intercept", "dtype", "seeds", "folds", "chunk_size", "halving")
-    key = {k: getattr(args, k) for k in relevant}
-    key = json.loads(json.dumps(key, default=str))
+                "tol", "batch_size", "standardize", "class_weight", "fit_intercept", "dtype", "seeds", "folds",
+                "chunk_size", "mesh", "num_processes", "halving")
+    key = json.loads(json.dumps({k: getattr(args, k, None) for k in relevant}, default=str))
     key["data"] = _io.sha256(args.data)
+    key["n_models"] = _n_models(args)
     key["jaxlr"] = __version__
     return key
 
 
 def _sweep(args) -> int:
     t0 = time.perf_counter()
-    _check_args(args)
+    run_dir = _start(args)
     table, X, codes, train, test = _load(args)
-    checkpoint = DirCheckpoint(os.path.join(args.out, "checkpoint"), _checkpoint_key(args, table), args.resume)
+    from ._outputs import DirCheckpoint
+
+    checkpoint = DirCheckpoint(os.path.join(args.out, "checkpoint"), _checkpoint_key(args), args.resume,
+                               n_models=_n_models(args))
     try:
         checkpoint.verify()
     except ValueError as err:  # settings differ from the interrupted run's
         raise UsageError(str(err)) from None
-    stats = _setup_jax(args)
+    setup = _setup_jax(args)
     import numpy as np
 
     import jaxlr
 
-    from . import _plots
+    from . import _report
 
     result, caught = _train("sweep", "model-step", args, lambda progress: jaxlr.sweep(
-        X[train], codes[train], seeds=args.seeds, learning_rate=args.learning_rate, l2=args.l2, l1=args.l1,
-        solver=args.solver, steps=args.steps, tol=args.tol, fit_intercept=args.fit_intercept,
-        class_weight=args.class_weight, batch_size=args.batch_size, folds=args.folds,
-        chunk_size=args.chunk_size, progress=progress, checkpoint=checkpoint, mesh=args.device_mesh,
-        halving=args.halving))
+        X[train], codes[train], seeds=args.seeds, folds=args.folds, chunk_size=args.chunk_size, halving=args.halving,
+        progress=progress, checkpoint=checkpoint, **_api_options(args)))
     if result is None:
         return 0
+    K = len(result)
+    if np.shape(result.coef)[0] != K:  # resumed chunks of another layout
+        raise UsageError(f"--resume: the chunks in {checkpoint.directory} do not add up to this run's {K} models; "
+                         "rerun without --resume to start over")
 
-    coef, intercept = np.asarray(result.coef), np.asarray(result.intercept)
-    K, m = len(result), X.shape[0]
-    if args.folds is not None:  # train on the fold's rows, validate on the rest
-        fw = np.asarray(result.fold_weights)[[g["fold"] for g in result.grid]]
-        w_train = np.zeros((K, m), X.dtype)
-        w_train[:, train] = fw > 0
-        w_val = np.zeros((K, m), X.dtype)
-        w_val[:, train] = fw == 0
-    else:
-        w_train = np.zeros((K, m), X.dtype)
-        w_train[:, train] = 1
-        w_val = None
-        if test is not None:
-            w_val = np.zeros((K, m), X.dtype)
-            w_val[:, test] = 1
-    metrics = _metric_columns(coef, intercept, X, codes, w_train, w_val)
-    rows = []
-    for k, (g, base) in enumerate(zip(result.grid, result.rows())):
-        rows.append({**{c: g[c] for c in HYPER_COLUMNS if c in g},
-                     **{c: base[c] for c in ("status", "n_iter", "objective", "rung") if c in base}, **metrics[k]})
-
-    os.makedirs(args.out, exist_ok=True)
-    _write_csv(os.path.join(args.out, "results.csv"), rows)
-    _write_npz(os.path.join(args.out, "params.npz"), coef=coef, intercept=intercept,
-               feature_names=np.array(table.feature_names),
-               classes=np.array([str(k) for k in table.label_mapping]),
-               **{c: np.array([g[c] for g in result.grid]) for c in HYPER_COLUMNS if c in result.grid[0]})
-    statuses = result.status_name
-    _write_png(os.path.join(args.out, "loss_curve.png"),
-               _plots.loss_curves(np.asarray(result.loss_history), _curve_labels(result.grid), statuses,
-                                 f"jaxlr sweep: {K} models, solver={result.config['solver']}",
-                                 n_iter=np.asarray(result.n_iter), smooth=_smoothing(args)))
-    _write_png(os.path.join(args.out, "heatmap.png"), _heatmap(rows, w_val is not None, args.folds))
-    _write_json(os.path.join(args.out, "run.json"), _manifest(args, table, t0, stats, {
-        "resolved": result.config, "n_models": K, "n_train": int(len(train)),
-        "n_validation": 0 if test is None else int(len(test)),
-        "status_counts": {s: statuses.count(s) for s in sorted(set(statuses))},
-        "resumed_chunks": checkpoint.loaded, "warnings": [str(w.message) for w in caught],
-    }))
+    rows = _report.table_rows(result, X, codes, train, test)
+    has_val = test is not None or args.folds is not None
+    metric = "val_loss" if has_val else "train_loss"
+    counts = _report.status_counts(result.status_name)
+    figures = _report.sweep_figures(result, rows, has_val, minibatch=args.batch_size is not None)
+    params = _report.params_arrays(result, table.feature_names, table.label_mapping)
+    warnings_ = setup[2] + caught
+    manifest = _manifest(args, table, t0, setup, result, {
+        "n_models": K, "n_train": int(len(train)), "n_validation": 0 if test is None else int(len(test)),
+        "status_counts": counts, "resumed_chunks": checkpoint.loaded,
+        "warnings": [str(w.message) for w in warnings_]})
+    _publish(args, run_dir, _writers(rows, params, figures, manifest))
     checkpoint.remove()  # results.csv and params.npz now hold everything the chunks did
 
-    metric = "val_loss" if w_val is not None else "train_loss"
     finite = [r for r in rows if r["status"] != "diverged" and np.isfinite(r[metric])]
-    counts = ", ".join(f"{statuses.count(s)} {s}" for s in sorted(set(statuses)))
-    print(f"{K} models: {counts}" + (f" ({checkpoint.loaded} chunks resumed)" if checkpoint.loaded else ""))
+    print(f"{K} models ({result.config['solver']}): " + ", ".join(f"{n} {s}" for s, n in counts.items())
+          + (f" ({checkpoint.loaded} chunks resumed)" if checkpoint.loaded else ""))
     if finite:
-        print(_summary(rows, metric, "seeds and folds" if args.folds else "seeds"))
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
-    print(f"wrote {args.out}/results.csv, params.npz, run.json, loss_curve.png, heatmap.png")
+        print(_report.summary(rows, metric))
+    print(f"wrote {args.out}/" + ", ".join(["results.csv", "params.npz", "run.json", *figures]))
+    sys.stdout.flush()  # a closed pipe is reported here, not at exit
+    _warn(warnings_)
     return 0
-
-
-def _summary(rows: list[dict], metric: str, over: str, top: int = 5) -> str:
-    """The best settings by ``metric``, averaged over seeds and folds (diverged models left out)."""
-    import numpy as np
-
-    keys = [k for k in ("learning_rate", "l2", "l1") if len({r[k] for r in rows}) > 1] or ["l2"]
-    groups: dict = {}
-    for r in rows:
-        groups.setdefault(tuple(r[k] for k in keys), []).append(r)
-    names = [metric, metric.replace("loss", "accuracy"), metric.replace("loss", "auc")]
-    table = []
-    for setting, members in groups.items():
-        ok = [r for r in members if r["status"] != "diverged"]
-        if ok:
-            table.append([*setting, *(float(np.mean([r[n] for r in ok])) for n in names),
-                          f"{len(ok)}/{len(members)}"])
-    table.sort(key=lambda t: t[len(keys)])
-    cols = [*keys, *(f"mean {n}" for n in names), "not diverged"]
-    cells = [[f"{v:.4g}" if isinstance(v, float) else str(v) for v in t] for t in table[:top]]
-    widths = [max(len(c), *(len(row[j]) for row in cells)) for j, c in enumerate(cols)]
-    lines = [f"best {len(cells)} of {len(table)} settings by {metric} (mean over {over}):"]
-    lines += ["  " + "  ".join(v.rjust(w) for v, w in zip(line, widths)) for line in [cols, *cells]]
-    return "\n".join(lines)
-
-
-def _heatmap(rows: list[dict], has_val: bool, folds):
-    import numpy as np
-
-    from . import _plots
-
-    metric = "val_loss" if has_val else "train_loss"
-    varying = [k for k in ("l2", "learning_rate", "l1") if len({r[k] for r in rows}) > 1]
-    axes = (varying + [k for k in ("l2", "learning_rate") if k not in varying])[:2]
-    row_key, col_key = axes
-    row_vals = sorted({r[row_key] for r in rows})
-    col_vals = sorted({r[col_key] for r in rows})
-    values = np.full((len(row_vals), len(col_vals)), np.nan)
-    diverged = np.zeros(values.shape, int)
-    for i, rv in enumerate(row_vals):
-        for j, cv in enumerate(col_vals):
-            cell = [r for r in rows if r[row_key] == rv and r[col_key] == cv]
-            diverged[i, j] = sum(r["status"] == "diverged" for r in cell)
-            ok = [r[metric] for r in cell if r["status"] != "diverged"]
-            values[i, j] = np.mean(ok) if ok else np.nan
-    over = "seeds and folds" if folds else "seeds"
-    what = f"{'validation' if has_val else 'training'} log-loss"
-    title = f"{what}, mean over {over}" + (" (no --test-size/--folds: training rows)" if not has_val else "")
-    return _plots.heatmap(values, row_vals, col_vals, row_key, col_key, title, diverged, label=what)
 
 
 def _demo(args) -> int:
@@ -680,17 +574,51 @@ def _demo(args) -> int:
     print(f"  one sweep call     {report.sweep_s * 1e3:8.1f} ms   (first call incl. compile: {report.sweep_compile_s:.2f} s)")
     print(f"  {report.n_models} fit calls       {report.loop_s * 1e3:8.1f} ms   (same models one by one, warm)")
     print(f"  speed-up           {report.loop_s / report.sweep_s:8.1f}x")
+    sys.stdout.flush()
     return 0
 
 
 def _bench(argv: list[str]) -> int:
     try:
-        from bench.__main__ import main as bench_main
-    except ImportError as err:
-        print(f"jaxlr bench: error: the benchmark package is not available ({err}); "
-              "run it from a source checkout of jaxlr", file=sys.stderr)
+        _require("bench", EXTRAS["bench"])
+        try:
+            from bench.__main__ import main as bench_main
+        except ModuleNotFoundError as err:
+            if (err.name or "").split(".")[0] != "bench":
+                raise
+            raise UsageError("the benchmarks are not installed with jaxlr; run them from a source checkout "
+                             "(python -m bench, or jaxlr bench in the checkout's directory)") from None
+        return bench_main(argv) or 0
+    except UsageError as err:
+        _say(f"jaxlr bench: error: {err}")
         return EXIT_USAGE
-    return bench_main(argv) or 0
+    except ModuleNotFoundError as err:
+        if (err.name or "").split(".")[0] in EXTRAS["bench"]:
+            _say(f"jaxlr bench: error: {_missing_extra('bench', [err.name.split('.')[0]])}")
+            return EXIT_USAGE
+        raise
+
+
+# ----------------------------------------------------------------------------- main
+
+
+def _say(line: str) -> None:
+    """One line on stderr, even when stderr itself is a closed pipe."""
+    try:
+        print(line, file=sys.stderr, flush=True)
+    except OSError:
+        pass
+
+
+def _detach_stdout() -> None:
+    """After a broken pipe: point stdout at /dev/null, so the interpreter's final flush does
+    not fail a second time."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
 
 
 def _raise_interrupt(signum, frame):
@@ -707,18 +635,33 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    name = f"jaxlr {args.command}"
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # a kill exits like Ctrl-C
     try:
         return args.func(args)
     except UsageError as err:
-        print(f"jaxlr {args.command}: error: {err}", file=sys.stderr)
+        _say(f"{name}: error: {err}")
         return EXIT_USAGE
     except KeyboardInterrupt:
         where = ""
-        if getattr(args, "command", None) == "sweep":
+        if args.command == "sweep":
             where = f"; finished chunks are kept in {os.path.join(args.out, 'checkpoint')} (rerun with --resume)"
-        print(f"\njaxlr {args.command}: interrupted{where}", file=sys.stderr)
+        _say(f"\n{name}: interrupted{where}")
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. jaxlr sweep ... | head -1: the reader left early
+        _detach_stdout()
+        done = f"; the results in {args.out} are complete" if getattr(args, "published", False) else ""
+        _say(f"{name}: error: standard output was closed early (broken pipe){done}")
+        return EXIT_USAGE
+    except ModuleNotFoundError as err:  # an optional dependency imported on the way
+        top = (err.name or "").split(".")[0]
+        if top not in EXTRAS["cli"]:
+            raise
+        _say(f"{name}: error: {_missing_extra('cli', [top])}")
+        return EXIT_USAGE
+    except OSError as err:  # a full disk, a directory without write permission, ...
+        _say(f"{name}: error: {_os_error(err)}")
+        return EXIT_USAGE
     finally:
         signal.signal(signal.SIGTERM, previous)
 
@@ -732,8 +675,11 @@ def run() -> None:
     turning the promised exit code 2 into SIGABRT."""
     code = main()
     if code == EXIT_USAGE:
-        sys.stdout.flush()
-        sys.stderr.flush()
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except OSError:
+                pass
         os._exit(code)
     sys.exit(code)
 

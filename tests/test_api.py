@@ -49,7 +49,7 @@ import os, json, jax
 before = {k: getattr(jax.config, k) for k in ("jax_compilation_cache_dir",
           "jax_persistent_cache_min_compile_time_secs", "jax_enable_x64")}
 umask = os.umask(0o022); os.umask(umask)
-import jaxlr, jaxlr.cli, jaxlr._outputs, jaxlr._plots, matplotlib
+import jaxlr, jaxlr.cli, jaxlr._outputs, jaxlr._plots, jaxlr._report, matplotlib
 after = {k: getattr(jax.config, k) for k in before}
 umask2 = os.umask(0o022); os.umask(umask2)
 print(json.dumps([before == after, umask == umask2, matplotlib.rcParams["backend"]]))

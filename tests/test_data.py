@@ -82,3 +82,33 @@ def test_labels_may_be_any_two_values():
 def test_integer_features_become_float():
     result = jaxlr.fit((X * 10).astype(int), Y, l2=0.1)
     assert result.coef.dtype == np.float64
+
+
+@pytest.mark.parametrize("call, argument, name, detail", [
+    (lambda: jaxlr.fit(X, Y, l2=-1.0), "l2", "l2", "must be >= 0, got -1.0"),
+    (lambda: jaxlr.fit(X, Y, steps=True), "steps", "steps", "must be a number, got a bool"),
+    (lambda: jaxlr.sweep(X, Y, l2=[0.1, -1.0]), "l2", "l2[1]", "must be >= 0, got -1.0"),
+    (lambda: jaxlr.sweep(X, Y, learning_rate=[]), "learning_rate", "learning_rate", "is an empty sequence"),
+])
+def test_argument_errors_carry_the_argument_name(call, argument, name, detail):
+    """What a shell needs to rephrase an error in its own terms (the CLI's --l2) without
+    parsing the message; the message itself is unchanged."""
+    from jaxlr._data import ArgumentError
+
+    with pytest.raises((ValueError, TypeError)) as err:
+        call()
+    assert isinstance(err.value, ArgumentError)
+    assert (err.value.argument, err.value.name, err.value.detail) == (argument, name, detail)
+    assert str(err.value) == f"{name} {detail}"
+    import pickle
+
+    again = pickle.loads(pickle.dumps(err.value))
+    assert type(again) is type(err.value) and str(again) == str(err.value)
+
+
+def test_check_scalar_maximum():
+    from jaxlr._data import check_scalar
+
+    assert check_scalar("seed", 2**32 - 1, minimum=0, maximum=2**32 - 1, integer=True) == 2**32 - 1
+    with pytest.raises(ValueError, match=r"^seed must be <= 4294967295, got 4294967296$"):
+        check_scalar("seed", 2**32, minimum=0, maximum=2**32 - 1, integer=True)

@@ -136,7 +136,7 @@ def test_halving_resumes_from_a_checkpoint():
     (dict(halving=3), ValueError, "halving needs folds"),
     (dict(rung_steps=5, folds=3), ValueError, "rung_steps needs halving"),
     (dict(halving=3, rung_steps=0, folds=3), ValueError, "rung_steps must be >= 1"),
-    (dict(halving=3, folds=3, path=True), ValueError, "path=True and halving"),
+    (dict(halving=3, folds=3, path=True), ValueError, "halving and path=True exclude each other"),
 ])
 def test_bad_halving_input(kwargs, error, match):
     X, y = make_problem(m=30, n=2)

@@ -109,3 +109,81 @@ def test_fast_csv_reader_agrees_with_the_checked_one(tmp_path):
     np.testing.assert_array_equal(fast[0], checked[0])
     np.testing.assert_array_equal(fast[1], checked[1])
     assert fast[2:] == checked[2:]
+
+
+@pytest.mark.parametrize("header, features", [("a,b,a,y", None), ("a,b, a ,y", None), ("a,y,b,y", None),
+                                              ("a,b,a,y", ["a", "b"])])
+def test_csv_duplicate_column_names_are_refused_not_guessed(tmp_path, header, features):
+    path = tmp_path / "dup.csv"
+    path.write_text(header + "\n1,2,3,0\n4,5,6,1\n")
+    with pytest.raises(io.DataError, match=r"2 columns are named '(a|y)' \(columns \d, \d\); rename them"):
+        io.load(str(path), "y", features)
+
+
+def test_duplicate_names_not_read_are_no_obstacle(tmp_path):
+    path = tmp_path / "dup.csv"
+    path.write_text("a,b,a,y\n1,2,3,0\n4,5,6,1\n")
+    np.testing.assert_array_equal(io.load(str(path), "y", ["b"]).X, [[2.0], [5.0]])
+
+
+def test_parquet_duplicate_column_names_are_refused(tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "dup.parquet"
+    pq.write_table(pa.Table.from_arrays([pa.array([1.0, 2.0]), pa.array([3.0, 4.0]), pa.array([0, 1])],
+                                        names=["a", "a", "y"]), path)
+    with pytest.raises(io.DataError, match=r"2 columns are named 'a' \(columns 1, 2\)"):
+        io.load(str(path), "y")
+
+
+def test_continuous_target_is_refused_as_the_python_api_refuses_it(tmp_path):
+    import jaxlr
+
+    y = np.round(np.linspace(0, 10, 200) ** 1.5, 3).tolist()
+    path = tmp_path / "reg.csv"
+    path.write_text("a,y\n" + "".join(f"{k},{v!r}\n" for k, v in enumerate(y)))
+    with pytest.raises(io.DataError, match=r"target 'y' looks continuous \(200 distinct float values\)"):
+        io.load(str(path), "y")
+    with pytest.raises(ValueError, match=r"y looks continuous \(200 distinct float values\)"):
+        jaxlr.fit(np.arange(200.0)[:, None], np.array(y))
+
+
+def test_integer_labels_read_as_integers(tmp_path):
+    """As pandas and pyarrow type them, so the check above treats them as classes."""
+    path = tmp_path / "k.csv"
+    rows = [f"{k},{k % 30}" for k in range(60)]
+    path.write_text("a,y\n" + "\n".join(rows) + "\n")
+    t = io.load(str(path), "y")
+    assert t.y.dtype.kind == "i" and len(t.label_mapping) == 30
+    slow = io._csv_checked(str(path), path.read_text(), "y", None)
+    assert slow[1].dtype.kind == "i"
+
+
+@pytest.mark.parametrize("content, expected", [
+    (b"not a zip at all" * 20, "not a .npz archive"),
+    (b"PK\x03\x04" + b"\x00garbage" * 40, "not a .npz archive"),
+    ("objects", "array 'y' holds Python objects"),
+    ("truncated", "not a .npz archive"),
+])
+def test_garbage_npz_is_named_without_suggesting_allow_pickle(tmp_path, content, expected):
+    path = tmp_path / "bad.npz"
+    if content == "objects":
+        np.savez(path, X=np.ones((2, 1)), y=np.array([{"a": 1}, None], dtype=object))
+    elif content == "truncated":
+        np.savez(path, X=np.ones((50, 3)), y=np.arange(50) % 2)
+        path.write_bytes(path.read_bytes()[:600])
+    else:
+        path.write_bytes(content)
+    with pytest.raises(io.DataError) as err:
+        io.load(str(path))
+    assert expected in str(err.value) and "pickle" not in str(err.value).lower()
+
+
+@pytest.mark.parametrize("size", [0, 1.5, -0.2, 40, 41])
+def test_test_size_out_of_range_names_the_argument(size):
+    from jaxlr._data import ArgumentValueError
+
+    with pytest.raises(ArgumentValueError) as err:
+        io.train_test_split(np.array([0, 1] * 20), size, 0)
+    assert err.value.argument == "test_size" and str(err.value).startswith("test_size must be")

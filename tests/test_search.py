@@ -66,12 +66,12 @@ def test_random_search_with_halving(data):
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(l2=jaxlr.loguniform(1e-3, 1.0)), ValueError, "n_samples: l2=loguniform"),
+    (dict(l2=jaxlr.loguniform(1e-3, 1.0)), ValueError, "n_samples must be given with a distribution \\(l2=loguniform"),
     (dict(l2=[0.1, 1.0], n_samples=4), ValueError, "n_samples needs a distribution"),
     (dict(l2=jaxlr.loguniform(1e-3, 1.0), n_samples=0), ValueError, "n_samples must be >= 1"),
-    (dict(l2=jaxlr.uniform(-1.0, 1.0), n_samples=4), ValueError, "l2=uniform.* can draw values < 0"),
-    (dict(learning_rate=jaxlr.uniform(0.0, 1.0), n_samples=4), ValueError, "learning_rate=.*<= 0"),
-    (dict(l1=jaxlr.choice([0.0, -1.0]), n_samples=4), ValueError, "l1=choice"),
+    (dict(l2=jaxlr.uniform(-1.0, 1.0), n_samples=4), ValueError, "l2 must be >= 0, but uniform\\(-1, 1\\) can draw values < 0"),
+    (dict(learning_rate=jaxlr.uniform(0.0, 1.0), n_samples=4), ValueError, "learning_rate must be > 0, but uniform.* <= 0"),
+    (dict(l1=jaxlr.choice([0.0, -1.0]), n_samples=4), ValueError, "l1 must be >= 0, but choice"),
     (dict(l2=jaxlr.loguniform(1e-3, 1.0), n_samples=4, seed=-1), ValueError, "seed"),
 ])
 def test_bad_search_input(data, kwargs, error, match):

@@ -151,7 +151,7 @@ def test_regularization_path_reaches_the_same_models_in_fewer_iterations(cancer,
 
 @pytest.mark.parametrize("kwargs, match", [
     (dict(path="yes"), "path must be"),
-    (dict(path=True, tol=None), "path=True needs a tolerance"),
+    (dict(path=True, tol=None), "path cannot be True without a tolerance"),
 ])
 def test_bad_path_arguments(kwargs, match):
     X, y = make_problem()
