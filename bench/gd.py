@@ -13,7 +13,7 @@ import time
 
 import numpy as np
 
-from jaxlr import _lanes
+from jaxlr import _lanes, _programs
 from jaxlr._engine import Hyper, Lanes, Static
 
 from .common import block, make_data, per_step
@@ -30,7 +30,7 @@ def gd_program(X, y, k: int):
     static = Static("gd", None, 1)
     theta0 = np.zeros((prepared.design.shape[1] + 1, k), X.dtype)
     args = (prepared.design, prepared.y, prepared.W, lanes, theta0)
-    program = _lanes._PROGRAMS[_lanes.program_kind(*prepared.design.shape, k, 1)]
+    program = _programs.PROGRAMS[_programs.program_kind(*prepared.design.shape, k, 1)]
 
     def run(steps):
         control = _lanes._control(steps, steps, False, True, X.shape[0], True)

@@ -1,12 +1,16 @@
-"""JAX's persistent compilation cache, turned on only when asked (importing jaxlr changes nothing)."""
+"""JAX's persistent compilation cache, turned on only when asked (importing jaxlr changes nothing),
+and next to it jaxlr's store of traced programs (``ProgramStore``, see ``_programs``)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 import warnings
 
 import jax
+
+from . import _programs
 
 CACHE_ENV = "JAXLR_CACHE_DIR"
 
@@ -43,7 +47,58 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> str | Non
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    _programs.set_store(ProgramStore(os.path.join(path, "jaxlr-programs")))
     return path
 
 
-__all__ = ["enable_compilation_cache", "default_cache_dir", "CACHE_ENV"]
+def disable_compilation_cache() -> None:
+    """Turn both caches off again (JAX's persistent cache and jaxlr's program store)."""
+    jax.config.update("jax_compilation_cache_dir", None)
+    _programs.set_store(None)
+
+
+class ProgramStore:
+    """Serialized programs as files in ``directory``, named by a hash of their signature, of
+    jaxlr's own source and of the JAX version (a changed jaxlr never reads a stale program).
+    Files are written whole (temporary file, then ``os.replace``)."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+        self._fingerprint = None
+
+    def _source_fingerprint(self) -> str:
+        if self._fingerprint is None:
+            digest = hashlib.sha256(f"{jax.__version__} {jax.lib.__version__}".encode())
+            package = os.path.dirname(os.path.abspath(__file__))
+            for name in sorted(os.listdir(package)):
+                if name.endswith(".py"):
+                    with open(os.path.join(package, name), "rb") as f:
+                        digest.update(name.encode() + f.read())
+            self._fingerprint = digest.hexdigest()
+        return self._fingerprint
+
+    def key(self, parts) -> str:
+        return hashlib.sha256((self._source_fingerprint() + repr(parts)).encode()).hexdigest()[:40]
+
+    def load(self, name: str) -> bytes | None:
+        path = os.path.join(self.directory, name + ".bin")
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def save(self, name: str, blob: bytes) -> None:
+        os.makedirs(self.directory, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(blob)
+            os.replace(tmp, os.path.join(self.directory, name + ".bin"))
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+
+__all__ = ["enable_compilation_cache", "disable_compilation_cache", "default_cache_dir", "CACHE_ENV", "ProgramStore"]

@@ -25,8 +25,9 @@ import numpy as np
 
 from . import _data
 from . import _design
+from . import _programs
 from . import sharding as _sharding
-from ._engine import Control, Hyper, Lanes, LoopState, Static, run
+from ._engine import Control, Hyper, Lanes, LoopState, Static
 from ._model import Params
 from ._results import (
     HISTORY_HEAD, HISTORY_SIZE, ConvergenceWarning, FrozenDict, Status, SweepResult, history_steps,
@@ -198,33 +199,6 @@ def chunk_size_for(n_models: int, n_samples: int, n_outputs: int, n_params: int,
 
 # ----------------------------------------------------------------------------- the program
 
-# XLA:CPU options, measured in bench/ (first answer): the older loop emitters compile 2-5x faster
-# than the new fusion emitters and run as fast or faster here; the lowest backend optimization
-# level halves compilation again but makes elementwise work 2-4x slower, so it is kept for
-# programs whose whole run is expected to be short (compiling is then most of the cost).
-CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
-SMALL_CPU_OPTIONS = {**CPU_OPTIONS, "xla_backend_optimization_level": 0}
-SMALL_WORK = 2**21  # logits x expected steps below which a program is compiled at -O0
-EXPECTED_STEPS = {"newton": 10, "lbfgs": 50, "fista": 100}  # typical to tolerance; others: the budget
-
-
-def _jit(options):
-    return jax.jit(run, static_argnames=("static",), donate_argnums=(0,), compiler_options=options)
-
-
-_PROGRAMS = {"default": _jit(None), "cpu": _jit(CPU_OPTIONS), "cpu-small": _jit(SMALL_CPU_OPTIONS),
-             "cpu-o1": _jit({**CPU_OPTIONS, "xla_backend_optimization_level": 1})}
-
-
-def program_kind(rows: int, cols: int, width: int, n_out: int, solver=None, steps: int = 1000) -> str:
-    """Which compiled variant runs a chunk of ``width`` lanes on (rows, cols) padded data: on CPU,
-    the -O0 one when ``rows x width x outputs x expected steps`` is small."""
-    if jax.default_backend() != "cpu":
-        return "default"
-    expected = min(steps, EXPECTED_STEPS.get(solver, steps) if isinstance(solver, str) else steps)
-    return "cpu-small" if rows * width * n_out * expected <= SMALL_WORK else "cpu"
-
-
 _STATE_SHAPES: dict = {}
 _WORK = [0]
 
@@ -365,11 +339,11 @@ def _train_chunk(prepared: Prepared, chunk: Lanes, theta0, static: Static, *, st
     step_time, t = None, 0
     while True:
         cur = len(members)
-        kind = program_kind(*prepared.design.shape, cur, n_out, static.solver, steps)
+        kind = _programs.program_kind(*prepared.design.shape, cur, n_out, static.solver, steps)
         key = (kind, prepared.design.shape, str(prepared.design.dtype), cur, static)
         control = control._replace(stop_at=np.int32(min(t + round_len, 2**31 - 1)), fresh=np.bool_(t == 0))
         start = time.perf_counter()
-        state, summary = _PROGRAMS[kind](state, *data, chunk, theta0, control, static)
+        state, summary = _programs.call(kind, static, state, *data, chunk, theta0, control)
         status = _sharding.to_host(summary.status)  # with several hosts, gathers
         previous, t = t, int(_sharding.to_host(state.t))
         elapsed = time.perf_counter() - start

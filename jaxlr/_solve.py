@@ -62,7 +62,7 @@ import numpy as np
 from . import _data
 from . import _design
 from ._engine import Hyper, Problem
-from ._lanes import CPU_OPTIONS, SMALL_CPU_OPTIONS, program_kind
+from ._programs import OPTIONS, program_kind
 from ._model import Params
 from ._results import Status
 from ._solvers import NEWTON_MAX_PARAMS, l1_norm, make_solver, optimality_residual
@@ -314,7 +314,7 @@ def _solve_params(static: _Static, X, y, s, l2, l1, tol, steps):
 
 # the engine's XLA:CPU options (compile 2-5x faster); nested in a caller's jit, the caller's apply
 _PROGRAMS = {kind: jax.jit(_solve_params, static_argnums=(0,), compiler_options=options)
-             for kind, options in (("default", None), ("cpu", CPU_OPTIONS), ("cpu-small", SMALL_CPU_OPTIONS))}
+             for kind, options in OPTIONS.items()}
 
 
 # ----------------------------------------------------------------------------- the entry point

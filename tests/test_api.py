@@ -1,5 +1,6 @@
 """The public surface is small, explicit and pinned; importing jaxlr changes no global state."""
 
+import os
 import subprocess
 import sys
 
@@ -66,11 +67,16 @@ print(json.dumps([before == after, umask == umask2, matplotlib.rcParams["backend
 def test_compilation_cache_is_explicit(tmp_path):
     import jax
 
+    from jaxlr import _programs
+    from jaxlr._cache import disable_compilation_cache
+
     path = jaxlr.enable_compilation_cache(tmp_path / "cache")
     try:
         assert path == str(tmp_path / "cache") and jax.config.jax_compilation_cache_dir == path
+        assert _programs._STORE[0].directory == os.path.join(path, "jaxlr-programs")
     finally:
-        jax.config.update("jax_compilation_cache_dir", None)
+        disable_compilation_cache()
+    assert jax.config.jax_compilation_cache_dir is None and _programs._STORE[0] is None
 
 
 def test_unwritable_cache_directory_degrades_to_no_cache(tmp_path):

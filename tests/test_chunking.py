@@ -9,6 +9,7 @@ import pytest
 import jaxlr
 from conftest import make_problem
 from jaxlr import _lanes as sweep_mod
+from jaxlr import _programs
 from jaxlr._engine import Hyper, Lanes, Static, trace_count
 
 FIELDS = ("coef", "intercept", "loss_history", "n_iter", "status", "objective", "residual")
@@ -73,7 +74,7 @@ def _xla_temp_bytes(solver, n_lanes, m, n, n_classes, n_folds, steps=10):
     control = sweep_mod._control(steps, steps, True, True, m, True)
     args = (prepared.design, prepared.y, prepared.W, lanes, theta0)
     state = sweep_mod._state_template(*args, control, static)
-    program = sweep_mod._PROGRAMS[sweep_mod.program_kind(*prepared.design.shape, n_lanes, n_out)]
+    program = _programs.PROGRAMS[_programs.program_kind(*prepared.design.shape, n_lanes, n_out)]
     compiled = program.lower(state, *args, control, static).compile()
     return compiled.memory_analysis().temp_size_in_bytes
 

@@ -82,7 +82,7 @@ SCRIPT = textwrap.dedent(
     out["progress"] = [diff(fields(r), fields(refs["gd8"])), len(calls)]
 
     # XLA, not jaxlr, reduces over the rows: the 1x4 program holds an all-reduce, and X is split.
-    from jaxlr import _lanes
+    from jaxlr import _lanes, _programs
     from jaxlr._engine import Hyper, Lanes, Static
     mesh = make_mesh(1, 4)
     Xs = sharding.put(np.zeros((64, 3)), mesh, sharding.spec(mesh, "data", None))
@@ -96,7 +96,7 @@ SCRIPT = textwrap.dedent(
     args = (prepared.design, prepared.y, prepared.W, lanes, theta0)
     state = _lanes._state_template(*args, control, static)
     lanes, theta0, state = prepared.place((lanes, theta0, state))
-    hlo = _lanes._PROGRAMS["cpu"].lower(state, prepared.design, prepared.y, prepared.W, lanes, theta0, control,
+    hlo = _programs.PROGRAMS["cpu"].lower(state, prepared.design, prepared.y, prepared.W, lanes, theta0, control,
                                         static).compile().as_text()
     out["all_reduce"] = "all-reduce" in hlo
 

@@ -15,7 +15,7 @@ from conftest import make_problem
 def compiled(f):
     """``jax.jit(f)`` at XLA:CPU's lowest optimization level (the engine's option for small
     programs): the derivative programs here are small, and compile 2-3x faster so."""
-    from jaxlr._lanes import SMALL_CPU_OPTIONS
+    from jaxlr._programs import SMALL_CPU_OPTIONS
 
     return jax.jit(f, compiler_options=SMALL_CPU_OPTIONS if jax.default_backend() == "cpu" else None)
 
