@@ -93,6 +93,10 @@ def markdown(res: dict) -> str:
         from .cv import markdown as cv_markdown
 
         lines += ["", cv_markdown(res["cv"])]
+    if "beyond" in res:
+        from .beyond import markdown as beyond_markdown
+
+        lines += ["", beyond_markdown(res["beyond"])]
     if "first_answer" in res:
         from .first_answer import markdown as first_markdown
 

@@ -26,6 +26,10 @@ from ._results import PerfectSeparationWarning as PerfectSeparationWarning
 from ._results import Status as Status
 from ._results import SweepResult as SweepResult
 from ._lanes import fit_many as fit_many
+from ._search import choice as choice
+from ._search import loguniform as loguniform
+from ._search import uniform as uniform
+from ._solve import solve as solve
 from ._sweep import sweep as sweep
 from ._train import fit as fit
 from .losses import binary_cross_entropy as binary_cross_entropy
@@ -36,8 +40,8 @@ _ESTIMATORS = ("LogisticRegression", "LogisticRegressionCV")
 __all__ = [
     "ConvergenceWarning", "FitResult", "InferenceTable", "LogisticRegression", "LogisticRegressionCV",
     "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult", "binary_cross_entropy",
-    "enable_compilation_cache", "fit", "fit_many", "inference", "losses", "metrics", "objective", "predict",
-    "predict_proba", "sweep",
+    "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "loguniform", "losses", "metrics",
+    "objective", "predict", "predict_proba", "solve", "sweep", "uniform",
 ]
 
 

@@ -305,7 +305,10 @@ def summarize(state: LoopState, design, y, S, lanes: Lanes, control: Control, st
     ended = state.t >= control.steps
     spent = jnp.where(control.to_tolerance, MAX_ITER, DONE)
     status = jnp.where((state.status == RUNNING) & ended, spent, state.status)
-    diverged = ~jnp.isfinite(objective) | (objective > state.initial_value)
+    # above its start by more than rounding: a lane warm-started at its optimum may end an ulp
+    # above where it began (steps below rounding are taken, see ``backtracking``) and has not diverged
+    rounding = 100 * jnp.finfo(objective.dtype).eps * jnp.maximum(jnp.abs(state.initial_value), 1.0)
+    diverged = ~jnp.isfinite(objective) | (objective > state.initial_value + rounding)
     status = jnp.where(diverged & (status != RUNNING), DIVERGED, status)
     return Summary(objective, residual, status)
 

@@ -101,7 +101,7 @@ def table_rows(result, X, codes: np.ndarray, train: np.ndarray, test: np.ndarray
     rows = []
     for k, base in enumerate(result.rows()):
         row = {**{c: base[c] for c in HYPER_COLUMNS if c in base},
-               **{c: base[c] for c in ("status", "n_iter", "objective", "residual")}}
+               **{c: base[c] for c in ("status", "n_iter", "objective", "residual", "rung") if c in base}}
         for j, name in enumerate(SCORES):
             row[f"train_{name}"] = float(s_train[k, j])
         for j, name in enumerate(SCORES):

@@ -173,7 +173,10 @@ class SweepResult(_Common):
     """K fitted models: arrays have a leading models axis, ``grid[k]`` says what model ``k`` is.
 
     ``fold_weights`` (n_folds, n_samples) holds each fold's training weights when the sweep used
-    folds (model ``k`` trained on row ``grid[k]["fold"]``).
+    folds (model ``k`` trained on row ``grid[k]["fold"]``). ``validation_loss`` (K,): with folds,
+    each model's weighted mean log-loss on its fold's held-out rows (no penalty). ``rung`` (K,):
+    with successive halving, the rung at which the model's setting was ranked out (0 the first;
+    status ``pruned``), or the number of rungs for the finalists.
     """
 
     coef: Any
@@ -184,6 +187,8 @@ class SweepResult(_Common):
     objective: Any
     residual: Any
     fold_weights: Any = None
+    validation_loss: Any = None
+    rung: Any = None
     grid: tuple = ()
     classes: tuple = ()
     config: FrozenDict = dataclasses.field(default_factory=FrozenDict)
@@ -204,10 +209,18 @@ class SweepResult(_Common):
         return FitResult(**leaves, classes=self.classes, config=FrozenDict({**self.config, **self.grid[k]}))
 
     def rows(self) -> list[dict]:
-        """One mapping per model: its grid values, status, iterations, objective, residual."""
+        """One mapping per model: its grid values, status, iterations, objective, residual (and,
+        when the sweep has them, validation loss and halving rung)."""
         n_iter, objective, residual = (np.asarray(a) for a in (self.n_iter, self.objective, self.residual))
-        return [_row(g, name, n_iter[k], objective[k], residual[k])
+        rows = [_row(g, name, n_iter[k], objective[k], residual[k])
                 for k, (g, name) in enumerate(zip(self.grid, self.status_name))]
+        if self.validation_loss is not None:
+            for row, v in zip(rows, np.asarray(self.validation_loss)):
+                row["validation_loss"] = float(v)
+        if self.rung is not None:
+            for row, r in zip(rows, np.asarray(self.rung)):
+                row["rung"] = int(r)
+        return rows
 
     def table(self, max_rows: int | None = 40) -> str:
         """The rows as an aligned text table."""
@@ -222,7 +235,7 @@ class SweepResult(_Common):
 _ARRAYS = ("coef", "intercept", "loss_history", "n_iter", "status", "objective", "residual")
 
 jax.tree_util.register_dataclass(FitResult, data_fields=list(_ARRAYS), meta_fields=["classes", "config"])
-jax.tree_util.register_dataclass(SweepResult, data_fields=[*_ARRAYS, "fold_weights"],
+jax.tree_util.register_dataclass(SweepResult, data_fields=[*_ARRAYS, "fold_weights", "validation_loss", "rung"],
                                  meta_fields=["grid", "classes", "config"])
 
 

@@ -191,6 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="number of seeds (0..N-1) or a list a,b,c of seeds in 0 .. 2**32-1 (default 1); "
                             "seeds matter only with --batch-size")
     model.add_argument("--folds", type=_integer, metavar="K", help="stratified K-fold validation (K >= 2)")
+    model.add_argument("--halving", type=_integer, metavar="FACTOR",
+                       help="successive halving (with --folds): at rungs of growing budgets keep the best "
+                            "1/FACTOR of the settings by held-out loss, prune the rest")
     model.add_argument("--chunk-size", type=_integer, metavar="M",
                        help="models per compiled chunk, also the checkpoint unit (default: by memory)")
     _add_run_options(sw).add_argument("--resume", action="store_true",
@@ -331,6 +334,8 @@ def _start(args):
     _require("cli", ["matplotlib"] + ([] if args.quiet else ["tqdm"]))
     if getattr(args, "folds", None) is not None and args.test_size is not None:
         raise UsageError("--folds and --test-size both choose validation rows; give one")
+    if getattr(args, "halving", None) is not None and args.folds is None:
+        raise UsageError("--halving needs --folds: settings are ranked by their held-out fold loss")
     run_dir = RunDir(args.out, force=args.force)
     if args.process_id in (None, 0):
         try:
@@ -488,7 +493,7 @@ def _checkpoint_key(args) -> dict:
 
     relevant = ("target", "features", "test_size", "split_seed", "solver", "learning_rate", "l2", "l1", "steps",
                 "tol", "batch_size", "standardize", "class_weight", "fit_intercept", "dtype", "seeds", "folds",
-                "chunk_size", "mesh", "num_processes")
+                "chunk_size", "mesh", "num_processes", "halving")
     key = json.loads(json.dumps({k: getattr(args, k, None) for k in relevant}, default=str))
     key["data"] = _io.sha256(args.data)
     key["n_models"] = _n_models(args)
@@ -516,7 +521,7 @@ def _sweep(args) -> int:
     from . import _report
 
     result, caught = _train("sweep", "model-step", args, lambda progress: jaxlr.sweep(
-        X[train], codes[train], seeds=args.seeds, folds=args.folds, chunk_size=args.chunk_size,
+        X[train], codes[train], seeds=args.seeds, folds=args.folds, chunk_size=args.chunk_size, halving=args.halving,
         progress=progress, checkpoint=checkpoint, **_api_options(args)))
     if result is None:
         return 0

@@ -9,8 +9,8 @@ import jaxlr
 PUBLIC = {
     "ConvergenceWarning", "FitResult", "InferenceTable", "LogisticRegression", "LogisticRegressionCV",
     "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult", "binary_cross_entropy",
-    "enable_compilation_cache", "fit", "fit_many", "inference", "losses", "metrics", "objective", "predict",
-    "predict_proba", "sweep",
+    "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "loguniform", "losses", "metrics",
+    "objective", "predict", "predict_proba", "solve", "sweep", "uniform",
 }
 
 

@@ -42,6 +42,9 @@ def test_bench_runs_on_tiny_shapes(tmp_path):
     assert fit["jaxlr_cold"]["status"] == fit["jaxlr_warm_cache"]["status"] == "converged"
     assert abs(fit["jaxlr_cold"]["objective"] - fit["sklearn"]["objective"]) < 1e-3
     assert sparse["libsvm"]["exit"] == 0 and sparse["libsvm"]["status"] == "converged"
+    beyond = res["beyond"]
+    assert beyond["hypergradient"]["max_relative_error"] <= 1e-4 and "successive halving" in table
+    assert beyond["halving"][0]["steps_from_best"] <= 1
 
 
 def test_compacted_sweep_matches_plain_vmap(monkeypatch):

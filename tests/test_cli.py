@@ -95,6 +95,8 @@ BAD_OPTIONS = {
     "empty l1 grid element": (["sweep", "--l1", "0.1,"], "argument --l1: '0.1,': expected numbers"),
     "tol with minibatches": (["--solver", "gd", "--batch-size", "2", "--tol", "1e-3"],
                              "--tol must be None (or 'auto') with batch_size"),
+    "halving factor below 2": (["sweep", "--halving", "1", "--folds", "2"], "--halving must be >= 2, got 1"),
+    "halving without folds": (["sweep", "--halving", "3"], "--halving needs --folds"),
 }
 
 
@@ -205,6 +207,20 @@ def test_sweep_on_breast_cancer_with_folds(env, cancer, tmp_path):
     p = sk.predict_proba(X[~train])[:, 1]
     sk_val = -np.mean(y[~train] * np.log(p) + (1 - y[~train]) * np.log1p(-p))
     np.testing.assert_allclose(float(r["val_loss"]), sk_val, rtol=1e-5)
+
+
+def test_sweep_with_halving_reports_pruned_models_and_rungs(env, cancer, tmp_path):
+    path, _, _ = cancer
+    out = tmp_path / "halving"
+    proc = run(env, "sweep", path, "--target", "diagnosis", "--solver", "lbfgs", "--tol", "1e-8", "--steps", "90",
+               "--l2", ",".join(str(v) for v in np.geomspace(1e-4, 1.0, 9)), "--folds", "3", "--halving", "3",
+               "--out", out, "-q")
+    assert proc.returncode == 0, proc.stderr
+    rows = read_rows(out / "results.csv")
+    assert len(rows) == 27 and "rung" in rows[0]
+    finalists = [r for r in rows if r["status"] != "pruned"]
+    assert len(finalists) == 3 and {r["rung"] for r in finalists} == {"2"} and len({r["l2"] for r in finalists}) == 1
+    assert {r["rung"] for r in rows if r["status"] == "pruned"} == {"0", "1"}
 
 
 def test_diverging_models_are_marked_and_the_sweep_exits_0(env, cancer, tmp_path):

@@ -12,8 +12,8 @@ import pytest
 
 import jaxlr
 
-ORDER = ["_data", "sharding", "_design", "_model", "losses", "_results", "_solvers", "_engine", "_programs", "_lanes", "_train",
-         "_sweep", "metrics", "_inference", "_solve", "_demo"]
+ORDER = ["_data", "sharding", "_design", "_model", "losses", "_results", "_solvers", "_engine", "_programs", "_lanes",
+         "_train", "_search", "_halving", "_sweep", "metrics", "_inference", "_solve", "_demo"]
 SHELLS = {"estimator", "cli", "_io", "_outputs", "_plots", "_report", "distributed", "_cache", "__init__",
           "__main__"}
 PACKAGE = pathlib.Path(jaxlr.__file__).parent
