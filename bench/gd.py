@@ -11,91 +11,58 @@ from __future__ import annotations
 
 import time
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
-import importlib
+from jaxlr import _lanes
+from jaxlr._engine import Hyper, Lanes, Static
 
-from jaxlr._model import init_params
-from jaxlr._sweep import Lanes
-from jaxlr._train import Hyper, Static
+from .common import block, make_data, per_step
 
-from .common import block, make_data
 
-train = importlib.import_module("jaxlr._train")
-sweep_mod = importlib.import_module("jaxlr._sweep")  # the package re-exports a function of that name
+def gd_program(X, y, k: int):
+    """``run(steps)``: the compiled training program of a K-model GD sweep (K learning rates,
+    one chunk, fixed budget) on X, called with everything prepared, so validation, padding and
+    transfers do not count. The budget is traced: every call reuses one program."""
+    prepared = _lanes.prepare(X, y, np.ones((1, X.shape[0]), X.dtype),
+                              transpose=_lanes.use_transpose("gd", None, None))
+    lanes = Lanes(Hyper(np.geomspace(0.05, 1.0, k).astype(X.dtype) if k > 1 else np.full(1, 0.5, X.dtype),
+                        *(np.zeros(k, X.dtype) for _ in range(3))), np.zeros(k, np.uint32), np.zeros(k, np.int32))
+    static = Static("gd", None, 1)
+    theta0 = np.zeros((prepared.design.shape[1] + 1, k), X.dtype)
+    args = (prepared.design, prepared.y, prepared.W, lanes, theta0)
+    program = _lanes._PROGRAMS[_lanes.program_kind(*prepared.design.shape, k, 1)]
+
+    def run(steps):
+        control = _lanes._control(steps, steps, False, True, X.shape[0], True)
+        state = _lanes._state_template(*args, control, static)
+        return program(state, *args, control, static)[1].objective
+
+    return run
 
 
 def _delta(est_step: float, seconds: float = 0.5) -> int:
     return int(np.clip(round(seconds / max(est_step, 1e-6)), 3, 400))
 
 
-def _gd_static(steps: int) -> Static:
-    return Static("gd", int(steps), False, None, True)
-
-
-def _hyper(lrs, dtype) -> Hyper:
-    lrs = jnp.asarray(lrs, dtype)
-    zero = jnp.zeros_like(lrs)
-    return Hyper(lrs, zero, zero, zero)
-
-
-def _time_advance(init, advance, repeat: int = 3) -> float:
-    """Seconds per step of a compiled ``advance`` chunk: one call to size the chunk, one to
-    compile it, then the best of ``repeat`` calls (state donated, as in a real run)."""
+def _per_step(run, repeat: int = 3) -> float:
+    """Seconds per step: the difference of two budgets of the same program (fixed costs cancel),
+    sized from a probe so that the longer run takes ~0.5 s."""
+    block(run(2))  # compiles
     probe = 4
-    state = block(init(probe * 3 + 400 * (repeat + 2)))
-    state = block(advance(state, 0, probe))  # compiles the probe chunk
     start = time.perf_counter()
-    state = block(advance(state, probe, probe))
+    block(run(probe))
     d = _delta((time.perf_counter() - start) / probe)
-    t0 = 2 * probe
-    state = block(advance(state, t0, d))  # compiles the measured chunk
-    best = float("inf")
-    for r in range(repeat):
-        start = time.perf_counter()
-        state = block(advance(state, t0 + (r + 1) * d, d))
-        best = min(best, time.perf_counter() - start)
-    return best / d
+    return per_step(run, 2, 2 + d, repeat)
 
 
 def single_step(X, y) -> float:
-    """Seconds per full-batch GD step of one model (the compiled ``advance`` loop of ``fit``)."""
-    Xj, yj = jnp.asarray(X), jnp.asarray(y)
-    wj = jnp.ones_like(yj)
-    hyper = jax.tree_util.tree_map(lambda a: a[0], _hyper([0.5], X.dtype))
-    key = jax.random.key(0)
-    params0 = init_params(X.shape[1], 2, X.dtype)
-    holder = {}
-
-    def init(steps):
-        holder["static"] = _gd_static(steps)
-        return train._init_jit(Xj, yj, wj, hyper, key, params0, holder["static"])
-
-    def advance(state, start, n):
-        return train._advance_jit(state, start, Xj, yj, wj, hyper, key, holder["static"], n)
-
-    return _time_advance(init, advance)
+    """Seconds per full-batch GD step of one model (the compiled loop ``fit`` runs)."""
+    return _per_step(gd_program(X, y, 1))
 
 
 def sweep_step(X, y, k: int) -> float:
     """Seconds per GD step of a K-model sweep (K learning rates, one chunk)."""
-    Xj, yj = jnp.asarray(X), jnp.asarray(y)
-    W = jnp.ones((1, X.shape[0]), X.dtype)
-    lanes = Lanes(_hyper(np.geomspace(0.05, 1.0, k), X.dtype),
-                  jax.vmap(jax.random.key)(jnp.arange(k, dtype=jnp.uint32)), jnp.zeros((k,), jnp.int32))
-    params0 = init_params(X.shape[1], 2, X.dtype)
-    holder = {}
-
-    def init(steps):
-        holder["static"] = _gd_static(steps)
-        return sweep_mod._init_lanes_jit(Xj, yj, W, lanes, params0, holder["static"])
-
-    def advance(state, start, n):
-        return sweep_mod._advance_lanes_jit(state, start, Xj, yj, W, lanes, holder["static"], n)
-
-    return _time_advance(init, advance, repeat=2)
+    return _per_step(gd_program(X, y, k), repeat=2)
 
 
 def measure(limits: dict, quick: bool, ks=(1, 4, 16, 64, 256), tiny: bool = False) -> dict:

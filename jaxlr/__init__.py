@@ -25,7 +25,7 @@ from ._results import FitResult as FitResult
 from ._results import PerfectSeparationWarning as PerfectSeparationWarning
 from ._results import Status as Status
 from ._results import SweepResult as SweepResult
-from ._sweep import fit_many as fit_many
+from ._lanes import fit_many as fit_many
 from ._sweep import sweep as sweep
 from ._train import fit as fit
 from .losses import binary_cross_entropy as binary_cross_entropy

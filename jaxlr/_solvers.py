@@ -1,16 +1,30 @@
-"""Solvers: each is a pure ``init``/``step`` pair, as optax does it.
+"""Solvers for K models at once ("lanes"), each a pure ``init``/``step`` pair as optax has them.
 
-A solver minimises ``F(p) = f(p) + l1 * ||coef||_1`` where ``f`` (``Problem.smooth``) is the
-weighted mean log-loss plus the L2 term. ``step`` takes the current parameters and solver
-state and returns the next ones together with ``StepInfo``: the objective and the optimality
-residual *at the parameters it started from*, so the training loop can stop a model before
-moving it. Tunable values (learning rate, l1, l2) are traced arrays; the algorithm is static.
+Parameters are one matrix ``theta`` of shape (P, K): column ``k`` is model ``k`` (its
+coefficients, then its intercept). A solver minimises, for every lane at once,
+``F_k(theta_k) = f_k(theta_k) + l1_k * ||coef_k||_1`` where ``f`` (``Problem``) is the
+weighted mean log-loss plus the L2 term. Its heavy work is the problem's: one evaluation is one
+matrix-matrix product ``X @ W`` for all lanes (and ``X^T R`` for gradients); everything a solver
+adds is O(P K). Per-lane scalars (step sizes, line-search trials, Lipschitz estimates) are
+vectors of length K, so lanes never wait for one another inside a step, and line searches
+evaluate every lane's trial point with one batched product.
 
-- first-order: any ``optax.GradientTransformation`` (``"gd"`` is the seed's ``theta -= lr * grad``);
-- ``"lbfgs"``: ``optax.lbfgs`` with its zoom line search;
-- ``"newton"``: exact Hessian from ``jax.hessian``, Cholesky solve, damped when not positive
-  definite, Armijo backtracking;
-- ``"fista"``: accelerated proximal gradient for L1 / elastic net, backtracking on the
+``step`` returns the next parameters and state and ``StepInfo``: the objective and the
+optimality residual *at the parameters it started from*, so the loop can stop a lane before
+moving it. ``active`` (K,) marks the lanes still running: inner loops (line searches,
+damping) wait only for those.
+
+- first-order: any ``optax.GradientTransformation`` (``"gd"`` is the seed's
+  ``theta -= lr * grad``), applied lane by lane (``vmap``) to the lanes-native gradient;
+  ``GradientTransformationExtraArgs`` (``optax.lbfgs()``) get ``value``, ``grad`` and a per-lane
+  ``value_fn``, as optax's contract asks;
+- ``"lbfgs"``: L-BFGS (two-loop recursion per lane) with a batched backtracking line search:
+  optax's ``lbfgs`` line search is written for one model (its ``lax.cond`` under ``vmap`` runs
+  both branches and copies X per lane), so the batched form lives here;
+- ``"newton"``: exact Hessian ``J^T (d^2 loss / dz^2) J`` with ``J = X`` (the loss's curvature
+  in the logits from ``jax.hessian``, the products from the design), Cholesky per lane, damped
+  when not positive definite, batched Armijo backtracking;
+- ``"fista"``: accelerated proximal gradient for L1 / elastic net, per-lane backtracking on the
   Lipschitz constant, with function-value restarts (monotone).
 """
 
@@ -21,242 +35,341 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 import optax
-from jax.flatten_util import ravel_pytree
-
-from ._model import Params
-
-
-class Problem(NamedTuple):
-    """What a solver sees: the smooth part ``f`` and the L1 weight (a traced scalar)."""
-
-    smooth: Callable[[Params], jax.Array]
-    l1: jax.Array
 
 
 class StepInfo(NamedTuple):
-    value: jax.Array  # F at the parameters the step started from
-    residual: jax.Array  # optimality residual there (see ``optimality_residual``)
+    value: jax.Array  # (K,) F at the parameters the step started from
+    residual: jax.Array  # (K,) optimality residual there (see ``optimality_residual``)
 
 
 class Solver(NamedTuple):
-    init: Callable[[Params, Problem], Any]
-    step: Callable[[Params, Any, Problem], tuple[Params, Any, StepInfo]]
+    init: Callable[[jax.Array, Any], Any]
+    step: Callable[[jax.Array, Any, Any, jax.Array], tuple[jax.Array, Any, StepInfo]]
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def max_abs(tree) -> jax.Array:
-    """Largest absolute entry over all leaves."""
-    return jnp.max(jnp.stack([jnp.max(jnp.abs(x)) for x in jax.tree_util.tree_leaves(tree)]))
+def lane_dot(a: jax.Array, b: jax.Array) -> jax.Array:
+    """Per-lane inner products of (P, K) matrices: (K,)."""
+    return jnp.sum(a * b, axis=0)
 
 
-def tree_vdot(a, b) -> jax.Array:
-    return sum(jnp.vdot(x, y) for x, y in zip(jax.tree_util.tree_leaves(a), jax.tree_util.tree_leaves(b)))
+def lane_max_abs(a: jax.Array) -> jax.Array:
+    return jnp.max(jnp.abs(a), axis=0)
 
 
-def tree_where(cond, a, b):
-    """``a`` where ``cond`` else ``b``, leaf by leaf (``cond`` a scalar)."""
-    return jax.tree_util.tree_map(lambda x, y: jnp.where(cond, x, y), a, b)
+def soft_threshold(theta: jax.Array, threshold: jax.Array, mask: jax.Array) -> jax.Array:
+    """Prox of ``threshold * ||coef||_1`` (``mask`` (P,) marks coefficient rows; the intercept
+    rows are untouched): ``sign(w) max(|w| - t, 0)``."""
+    shrunk = jnp.sign(theta) * jnp.maximum(jnp.abs(theta) - threshold, 0.0)
+    return jnp.where(mask[:, None], shrunk, theta)
 
 
-def soft_threshold(params: Params, threshold) -> Params:
-    """Prox of ``threshold * ||coef||_1``: ``sign(w) max(|w| - t, 0)``; intercept untouched."""
-    coef = jnp.sign(params.coef) * jnp.maximum(jnp.abs(params.coef) - threshold, 0.0)
-    return Params(coef, params.intercept)
+def l1_norm(theta: jax.Array, mask: jax.Array) -> jax.Array:
+    return jnp.sum(jnp.abs(theta) * mask[:, None], axis=0)
 
 
-def l1_norm(params: Params) -> jax.Array:
-    return jnp.sum(jnp.abs(params.coef))
-
-
-def optimality_residual(params: Params, grad: Params, l1) -> jax.Array:
-    """``max |p - prox_{l1}(p - grad f(p))|``: zero exactly at a minimiser of ``F``.
+def optimality_residual(theta: jax.Array, grad: jax.Array, l1: jax.Array, mask: jax.Array) -> jax.Array:
+    """``max |p - prox_{l1}(p - grad f(p))|`` per lane: zero exactly at a minimiser of ``F``.
 
     Without L1 this is ``max |grad f(p)|`` (computed as such, to avoid rounding).
     """
-    coef_step = params.coef - soft_threshold(Params(params.coef - grad.coef, params.intercept), l1).coef
-    coef_res = jnp.where(l1 > 0, coef_step, grad.coef)
-    return jnp.maximum(jnp.max(jnp.abs(coef_res)), jnp.max(jnp.abs(grad.intercept)))
+    step = theta - soft_threshold(theta - grad, l1, mask)
+    return lane_max_abs(jnp.where(l1 > 0, step, grad))
 
 
-# ----------------------------------------------------------------------------- solvers
+def _where(cond, a, b):
+    """``a`` where the lane's ``cond`` (K,) holds, else ``b``, for every leaf (lanes last)."""
+    return jax.tree_util.tree_map(lambda x, y: jnp.where(cond, x, y), a, b)
 
 
-def gradient_transformation(tx: optax.GradientTransformation) -> Solver:
-    """Plain first-order steps with an optax transformation (smooth problems only)."""
+# ----------------------------------------------------------------------------- first order
 
-    def init(params, problem):
-        return tx.init(params)
 
-    def step(params, state, problem):
-        value, grad = jax.value_and_grad(problem.smooth)(params)
-        updates, state = tx.update(grad, state, params)
-        return optax.apply_updates(params, updates), state, StepInfo(value, max_abs(grad))
+def _is_extra_args(tx) -> bool:
+    return isinstance(tx, optax.GradientTransformationExtraArgs)
+
+
+def gradient_transformation(make_tx: Callable[[jax.Array], optax.GradientTransformation]) -> Solver:
+    """First-order steps: ``make_tx(learning_rate_k)`` per lane (a fixed transformation ignores it),
+    updates computed lane by lane from the lanes-native gradient."""
+
+    # optax states are stacked with the lanes axis last, like every other per-lane array
+    def init(theta, problem):
+        return jax.vmap(lambda p, lr: make_tx(lr).init(p), in_axes=(1, 0), out_axes=-1)(
+            theta, problem.learning_rate)
+
+    def step(theta, state, problem, active):
+        value, grad = problem.value_and_grad(theta)
+
+        def one(g, s, p, lr, v, k):
+            tx = make_tx(lr)
+            if _is_extra_args(tx):
+                updates, s = tx.update(g, s, p, value=v, grad=g, value_fn=problem.lane_fn(k))
+            else:
+                updates, s = tx.update(g, s, p)
+            return optax.apply_updates(p, updates), s
+
+        lanes = jnp.arange(theta.shape[1])
+        new, state = jax.vmap(one, in_axes=(1, -1, 1, 0, 0, 0), out_axes=(1, -1))(
+            grad, state, theta, problem.learning_rate, value, lanes)
+        return new, state, StepInfo(value, lane_max_abs(grad))
 
     return Solver(init, step)
 
 
-def lbfgs(memory_size: int = 10) -> Solver:
-    """optax's L-BFGS with its zoom line search; one function evaluation saved per step
-    through ``optax.value_and_grad_from_state``."""
-    tx = optax.lbfgs(memory_size=memory_size)
+# ----------------------------------------------------------------------------- line search
 
-    def init(params, problem):
-        return tx.init(params)
 
-    def step(params, state, problem):
-        value, grad = optax.value_and_grad_from_state(problem.smooth)(params, state=state)
-        updates, state = tx.update(
-            grad, state, params, value=value, grad=grad, value_fn=problem.smooth
+def backtracking(value_fn, theta, value, slope, direction, active, t0, max_halvings: int = 30,
+                 c: float = 1e-4):
+    """Batched Armijo backtracking: per lane the largest ``t = t0 2^-j`` with
+    ``f(x + t d) <= f(x) + c t g.d``; every trial of every lane in one evaluation.
+
+    When the predicted decrease ``-g.d`` is below what floating point can measure in ``f`` (at
+    the optimum), the full step is taken if ``f`` does not rise by more than rounding: the
+    gradient, not ``f``, can still tell the step helped. A lane where nothing qualifies stays
+    (``t = 0``). Returns ``(t, f(x + t d))``.
+    """
+    def armijo(t, ft):
+        return ft <= value + c * t * slope
+
+    f_full = value_fn(theta + t0 * direction)
+
+    def cond(carry):
+        t, ft, j = carry
+        return jnp.any(active & ~armijo(t, ft)) & (j < max_halvings)
+
+    def body(carry):
+        t, ft, j = carry
+        retry = active & ~armijo(t, ft)
+        t = jnp.where(retry, t / 2, t)
+        return t, jnp.where(retry, value_fn(theta + t * direction), ft), j + 1
+
+    t, ft, _ = jax.lax.while_loop(cond, body, (t0, f_full, 0))
+    rounding = 100 * jnp.finfo(theta.dtype).eps * jnp.maximum(jnp.abs(value), 1.0)
+    unmeasurable = (-slope <= rounding) & (f_full <= value + rounding)
+    # checked first: below rounding, "Armijo holds" only means f(x + t d) rounds to f(x), which
+    # a tiny t always achieves, and the lane would crawl
+    ok = armijo(t, ft)
+    t_out = jnp.where(unmeasurable, t0, jnp.where(ok, t, 0.0))
+    f_out = jnp.where(unmeasurable, f_full, jnp.where(ok, ft, value))
+    return t_out, f_out
+
+
+# ----------------------------------------------------------------------------- L-BFGS
+
+
+class LbfgsState(NamedTuple):
+    s: jax.Array  # (M, P, K) parameter differences, ring buffer
+    y: jax.Array  # (M, P, K) gradient differences
+    rho: jax.Array  # (M, K) 1 / s.y (0 for an empty or skipped slot)
+    count: jax.Array  # (K,) pairs stored so far
+    value: jax.Array  # (K,) f at the current parameters (cached from the line search)
+    grad: jax.Array  # (P, K) its gradient
+    fresh: jax.Array  # (K,) bool: value/grad not computed yet
+
+
+def _two_loop(grad, state: LbfgsState, memory: int):
+    """``-H g`` per lane by the two-loop recursion (newest pair first), scaled by
+    ``s.y / y.y`` of the newest pair; a lane with no pairs yet gets ``-g / max(1, ||g||)``."""
+    newest = (state.count - 1) % memory
+
+    def first(i, carry):
+        q, alphas = carry
+        slot = (newest - i) % memory  # (K,)
+        s = jnp.take_along_axis(state.s, slot[None, None, :], axis=0)[0]
+        y = jnp.take_along_axis(state.y, slot[None, None, :], axis=0)[0]
+        rho = jnp.take_along_axis(state.rho, slot[None, :], axis=0)[0]
+        alpha = rho * lane_dot(s, q)
+        return q - alpha * y, alphas.at[i].set(alpha)
+
+    q, alphas = jax.lax.fori_loop(0, memory, first, (grad, jnp.zeros((memory,) + grad.shape[1:], grad.dtype)))
+    s_new = jnp.take_along_axis(state.s, newest[None, None, :], axis=0)[0]
+    y_new = jnp.take_along_axis(state.y, newest[None, None, :], axis=0)[0]
+    yy = lane_dot(y_new, y_new)
+    gamma = jnp.where((state.count > 0) & (yy > 0), lane_dot(s_new, y_new) / jnp.where(yy > 0, yy, 1.0), 1.0)
+    r = gamma * q
+
+    def second(i, r):
+        j = memory - 1 - i
+        slot = (newest - j) % memory
+        s = jnp.take_along_axis(state.s, slot[None, None, :], axis=0)[0]
+        y = jnp.take_along_axis(state.y, slot[None, None, :], axis=0)[0]
+        rho = jnp.take_along_axis(state.rho, slot[None, :], axis=0)[0]
+        beta = rho * lane_dot(y, r)
+        return r + s * (alphas[j] - beta)
+
+    r = jax.lax.fori_loop(0, memory, second, r)
+    first_step = -grad / jnp.maximum(1.0, jnp.sqrt(lane_dot(grad, grad)))
+    return jnp.where(state.count > 0, -r, first_step)
+
+
+def lbfgs(memory: int = 10) -> Solver:
+    """L-BFGS for all lanes: two-loop recursion, batched Armijo backtracking from ``t = 1``;
+    pairs with ``s.y <= 0`` are skipped. One evaluation with gradient per step when the full
+    step is accepted (the usual case), value-only evaluations while backtracking."""
+
+    def init(theta, problem):
+        P, K = theta.shape
+        zeros = jnp.zeros((memory, P, K), theta.dtype)
+        return LbfgsState(zeros, zeros, jnp.zeros((memory, K), theta.dtype), jnp.zeros((K,), jnp.int32),
+                          jnp.zeros((K,), theta.dtype), jnp.zeros_like(theta), jnp.ones((K,), bool))
+
+    def step(theta, state, problem, active):
+        value, grad = jax.lax.cond(jnp.any(state.fresh), problem.value_and_grad,
+                                   lambda _: (state.value, state.grad), theta)
+        direction = _two_loop(grad, state, memory)
+        slope = lane_dot(grad, direction)
+        bad = ~(slope < 0)  # not a descent direction (rounding): fall back to steepest descent
+        direction = jnp.where(bad, -grad, direction)
+        slope = jnp.where(bad, -lane_dot(grad, grad), slope)
+
+        f_trial, g_trial = problem.value_and_grad(theta + direction)
+        accepted = f_trial <= value + 1e-4 * slope
+        need_search = active & ~accepted
+
+        def search(_):
+            t, _ = backtracking(problem.value, theta, value, slope, direction, need_search,
+                                jnp.full_like(value, 0.5))
+            t = jnp.where(accepted, 1.0, t)
+            f_new, g_new = problem.value_and_grad(theta + t * direction)
+            return t, f_new, g_new
+
+        t, f_new, g_new = jax.lax.cond(jnp.any(need_search), search,
+                                       lambda _: (jnp.ones_like(value), f_trial, g_trial), None)
+        s = t * direction
+        yv = g_new - grad
+        sy = lane_dot(s, yv)
+        keep = sy > jnp.finfo(theta.dtype).eps * jnp.sqrt(lane_dot(s, s) * lane_dot(yv, yv))
+        slot = state.count % memory
+        onehot = (jnp.arange(memory)[:, None] == slot[None, :]) & keep[None, :]  # (M, K)
+        new_state = LbfgsState(
+            s=jnp.where(onehot[:, None, :], s[None], state.s),
+            y=jnp.where(onehot[:, None, :], yv[None], state.y),
+            rho=jnp.where(onehot, (1.0 / jnp.where(keep, sy, 1.0))[None, :], state.rho),
+            count=state.count + keep.astype(jnp.int32),
+            value=f_new, grad=g_new, fresh=jnp.zeros_like(state.fresh),
         )
-        return optax.apply_updates(params, updates), state, StepInfo(value, max_abs(grad))
+        stayed = state._replace(value=value, grad=grad, fresh=jnp.zeros_like(state.fresh))
+        return theta + s, _where(t > 0, new_state, stayed), StepInfo(value, lane_max_abs(grad))
 
     return Solver(init, step)
 
 
-def _damped_newton_direction(hessian: jax.Array, grad: jax.Array, max_tries: int = 8) -> jax.Array:
-    """Solve ``(H + lam I) d = -g`` by Cholesky with the smallest ``lam`` in
+# ----------------------------------------------------------------------------- Newton
+
+
+def damped_newton_direction(hessian: jax.Array, grad: jax.Array, active: jax.Array, max_tries: int = 8):
+    """Per lane, solve ``(H + lam I) d = -g`` by Cholesky with the smallest ``lam`` in
     ``0, 1e-10 s, 1e-8 s, ...`` (``s`` the largest curvature) that makes it positive definite.
 
-    Coordinates with no curvature at all (e.g. the intercept when it is not fitted) get a
-    unit diagonal so they simply do not move. Falls back to ``-g`` if nothing works.
+    ``hessian`` (K, P, P), ``grad`` (P, K). Coordinates with no curvature at all (the intercept
+    when it is not fitted, padding columns) get a unit diagonal so they do not move. A lane where
+    nothing works falls back to ``-g``.
     """
-    diag = jnp.diag(hessian)
-    hessian = hessian + jnp.diag(jnp.where(diag <= 0, 1.0, 0.0).astype(hessian.dtype))
-    scale = jnp.maximum(jnp.max(jnp.abs(diag)), 1.0)
-    eye = jnp.eye(hessian.shape[0], dtype=hessian.dtype)
+    diag = jnp.diagonal(hessian, axis1=1, axis2=2)  # (K, P)
+    eye = jnp.eye(hessian.shape[-1], dtype=hessian.dtype)
+    hessian = hessian + jnp.where(diag <= 0, 1.0, 0.0)[:, :, None] * eye
+    scale = jnp.maximum(jnp.max(jnp.abs(diag), axis=1), 1.0)
+    g = grad.T  # (K, P)
 
     def solve(lam):
-        chol = jnp.linalg.cholesky(hessian + lam * eye)
-        return jax.scipy.linalg.cho_solve((chol, True), -grad)
+        chol = jnp.linalg.cholesky(hessian + lam[:, None, None] * eye)
+        return jax.vmap(lambda c, b: jax.scipy.linalg.cho_solve((c, True), -b))(chol, g)
 
     def failed(d):
-        return ~jnp.all(jnp.isfinite(d))
+        return ~jnp.all(jnp.isfinite(d), axis=1)
 
     def body(carry):
-        lam, _, k = carry
-        lam = jnp.where(lam == 0, 1e-10 * scale, lam * 100.0)
-        return lam, solve(lam), k + 1
+        lam, d, k = carry
+        retry = failed(d)
+        lam = jnp.where(retry, jnp.where(lam == 0, 1e-10 * scale, lam * 100.0), lam)
+        return lam, jnp.where(retry[:, None], solve(lam), d), k + 1
 
-    zero = jnp.zeros((), hessian.dtype)
-    _, direction, _ = jax.lax.while_loop(
-        lambda c: failed(c[1]) & (c[2] < max_tries), body, (zero, solve(zero), 0)
-    )
-    usable = ~failed(direction) & (jnp.vdot(grad, direction) < 0)
-    return jnp.where(usable, direction, -grad)
-
-
-def _backtracking(fun, x, fx, grad, direction, max_halvings: int = 30, c: float = 1e-4):
-    """Armijo backtracking: the largest ``t = 2^-k`` with ``f(x + t d) <= f(x) + c t g.d``.
-
-    When the predicted decrease ``-g.d`` is below what floating point can measure in ``f``
-    (at the optimum), take the full step if ``f`` does not rise by more than rounding: the
-    gradient, not ``f``, can still tell the step helped. If nothing qualifies, stay (``t = 0``).
-    """
-    slope = jnp.vdot(grad, direction)
-
-    def armijo(t, ft):
-        return ft <= fx + c * t * slope
-
-    def body(carry):
-        t, _, k = carry
-        t = t / 2
-        return t, fun(x + t * direction), k + 1
-
-    one = jnp.ones((), x.dtype)
-    f_full = fun(x + direction)
-    t, ft, _ = jax.lax.while_loop(
-        lambda c_: ~armijo(c_[0], c_[1]) & (c_[2] < max_halvings), body, (one, f_full, 0)
-    )
-    rounding = 100 * jnp.finfo(x.dtype).eps * jnp.maximum(jnp.abs(fx), 1.0)
-    unmeasurable = (-slope <= rounding) & (f_full <= fx + rounding)
-    # checked first: below rounding, "Armijo holds" only means f(x + t d) rounds to f(x), which
-    # a tiny t always achieves, and the model would crawl
-    return jnp.where(unmeasurable, one, jnp.where(armijo(t, ft), t, 0.0 * one))
+    zero = jnp.zeros_like(scale)
+    _, direction, _ = jax.lax.while_loop(lambda c: jnp.any(active & failed(c[1])) & (c[2] < max_tries),
+                                         body, (zero, solve(zero), 0))
+    usable = ~failed(direction) & (jnp.sum(g * direction, axis=1) < 0)
+    return jnp.where(usable[:, None], direction, -g).T
 
 
 def newton() -> Solver:
-    """Damped Newton: exact Hessian of ``f`` by autodiff, Cholesky, Armijo backtracking."""
+    """Damped Newton for all lanes: exact Hessian, Cholesky, batched Armijo backtracking."""
 
-    def init(params, problem):
-        return jnp.zeros((), jnp.int32)  # stateless
+    def init(theta, problem):
+        return jnp.zeros((theta.shape[1],), jnp.int32)  # stateless
 
-    def step(params, state, problem):
-        flat, unravel = ravel_pytree(params)
-
-        def fun(v):
-            return problem.smooth(unravel(v))
-
-        value, grad = jax.value_and_grad(fun)(flat)
-        direction = _damped_newton_direction(jax.hessian(fun)(flat), grad)
-        t = _backtracking(fun, flat, value, grad, direction)
-        return unravel(flat + t * direction), state, StepInfo(value, max_abs(grad))
+    def step(theta, state, problem, active):
+        value, grad, hessian = problem.value_grad_hessian(theta)
+        direction = damped_newton_direction(hessian, grad, active)
+        t, _ = backtracking(problem.value, theta, value, lane_dot(grad, direction), direction, active,
+                            jnp.ones_like(value))
+        return theta + t * direction, state, StepInfo(value, lane_max_abs(grad))
 
     return Solver(init, step)
 
 
+# ----------------------------------------------------------------------------- FISTA
+
+
 class FistaState(NamedTuple):
-    extrapolated: Params  # the point y_k the next gradient step starts from
-    momentum: jax.Array  # t_k
-    lipschitz: jax.Array  # current estimate L of the Lipschitz constant of grad f
+    extrapolated: jax.Array  # (P, K) the point y_k the next gradient step starts from
+    momentum: jax.Array  # (K,) t_k
+    lipschitz: jax.Array  # (K,) current estimate L of the Lipschitz constant of grad f
 
 
 def fista(max_backtracks: int = 40) -> Solver:
-    """Accelerated proximal gradient (Beck & Teboulle) for ``f + l1 ||coef||_1``.
+    """Accelerated proximal gradient (Beck & Teboulle) for ``f + l1 ||coef||_1``, per lane.
 
-    ``x+ = prox_{l1/L}(y - grad f(y) / L)`` with ``L`` doubled until the quadratic upper
-    bound holds; momentum ``y = x+ + (t-1)/t+ (x+ - x)``; a step that would raise ``F`` is
-    rejected and the momentum restarted, so ``F`` never increases.
+    ``x+ = prox_{l1/L}(y - grad f(y) / L)`` with ``L`` doubled until the quadratic upper bound
+    holds; momentum ``y = x+ + (t-1)/t+ (x+ - x)``; a step that would raise ``F`` is rejected and
+    the momentum restarted, so ``F`` never increases.
     """
 
-    def init(params, problem):
-        one = jnp.ones((), params.coef.dtype)
-        return FistaState(params, one, one)
+    def init(theta, problem):
+        ones = jnp.ones((theta.shape[1],), theta.dtype)
+        return FistaState(theta, ones, ones)
 
-    def step(params, state, problem):
-        smooth, l1 = problem.smooth, problem.l1
-        f_x, grad_x = jax.value_and_grad(smooth)(params)
-        value = f_x + l1 * l1_norm(params)
-        residual = optimality_residual(params, grad_x, l1)
+    def step(theta, state, problem, active):
+        l1, mask = problem.l1, problem.l1_mask
+        f_x, grad_x = problem.value_and_grad(theta)
+        value = f_x + l1 * l1_norm(theta, mask)
+        residual = optimality_residual(theta, grad_x, l1, mask)
 
         y = state.extrapolated
-        f_y, grad_y = jax.value_and_grad(smooth)(y)
+        f_y, grad_y = problem.value_and_grad(y)
         slack = 10 * jnp.finfo(f_y.dtype).eps * jnp.abs(f_y)
 
         def candidate(lipschitz):
-            moved = jax.tree_util.tree_map(lambda p, g: p - g / lipschitz, y, grad_y)
-            x_new = soft_threshold(moved, l1 / lipschitz)
-            return x_new, smooth(x_new)
+            x_new = soft_threshold(y - grad_y / lipschitz, l1 / lipschitz, mask)
+            return x_new, problem.value(x_new)
 
-        def upper_bound_holds(lipschitz, x_new, f_new):
-            diff = jax.tree_util.tree_map(jnp.subtract, x_new, y)
-            bound = f_y + tree_vdot(grad_y, diff) + 0.5 * lipschitz * tree_vdot(diff, diff)
+        def bound_holds(lipschitz, x_new, f_new):
+            diff = x_new - y
+            bound = f_y + lane_dot(grad_y, diff) + 0.5 * lipschitz * lane_dot(diff, diff)
             return f_new <= bound + slack
 
         def body(carry):
-            lipschitz, _, _, k = carry
-            lipschitz = 2 * lipschitz
-            return (lipschitz, *candidate(lipschitz), k + 1)
+            lipschitz, x_new, f_new, k = carry
+            retry = active & ~bound_holds(lipschitz, x_new, f_new)
+            lipschitz = jnp.where(retry, 2 * lipschitz, lipschitz)
+            x_try, f_try = candidate(lipschitz)
+            return lipschitz, jnp.where(retry, x_try, x_new), jnp.where(retry, f_try, f_new), k + 1
 
         start = 0.9 * state.lipschitz  # let the estimate shrink again over time
         lipschitz, x_new, f_new, _ = jax.lax.while_loop(
-            lambda c: ~upper_bound_holds(c[0], c[1], c[2]) & (c[3] < max_backtracks),
-            body,
-            (start, *candidate(start), 0),
-        )
-        value_new = f_new + l1 * l1_norm(x_new)
+            lambda c: jnp.any(active & ~bound_holds(c[0], c[1], c[2])) & (c[3] < max_backtracks),
+            body, (start, *candidate(start), 0))
+        value_new = f_new + l1 * l1_norm(x_new, mask)
         restart = ~(value_new <= value)
         t_new = 0.5 * (1 + jnp.sqrt(1 + 4 * state.momentum**2))
         beta = (state.momentum - 1) / t_new
-        y_new = jax.tree_util.tree_map(lambda a, b: a + beta * (a - b), x_new, params)
-        next_params = tree_where(restart, params, x_new)
-        next_state = FistaState(
-            tree_where(restart, params, y_new),
-            jnp.where(restart, jnp.ones_like(t_new), t_new),
-            lipschitz,
-        )
-        return next_params, next_state, StepInfo(value, residual)
+        y_new = x_new + beta * (x_new - theta)
+        next_theta = jnp.where(restart, theta, x_new)
+        next_state = FistaState(jnp.where(restart, theta, y_new), jnp.where(restart, 1.0, t_new), lipschitz)
+        return next_theta, next_state, StepInfo(value, residual)
 
     return Solver(init, step)
 
@@ -284,10 +397,11 @@ def uses_learning_rate(spec) -> bool:
     )
 
 
-def resolve_solver(spec, *, uses_l1: bool, minibatch: bool, n_params: int):
+def resolve_solver(spec, *, uses_l1: bool, minibatch: bool, n_params: int, learning_rate_grid: bool = False):
     """Check a solver name / transformation on the host and resolve ``"auto"``.
 
-    ``"auto"``: ``"fista"`` with L1, ``"gd"`` with minibatches, else ``"newton"`` up to
+    ``"auto"``: ``"fista"`` with L1, ``"gd"`` with minibatches or a grid of learning rates (the
+    only thing a learning rate changes is a first-order solver), else ``"newton"`` up to
     ``NEWTON_MAX_PARAMS`` parameters and ``"lbfgs"`` above.
     """
     if isinstance(spec, optax.GradientTransformation) or (callable(spec) and not isinstance(spec, str)):
@@ -301,7 +415,7 @@ def resolve_solver(spec, *, uses_l1: bool, minibatch: bool, n_params: int):
     if spec == "auto":
         if uses_l1:
             return "fista"
-        if minibatch:
+        if minibatch or learning_rate_grid:
             return "gd"
         return "newton" if n_params <= NEWTON_MAX_PARAMS else "lbfgs"
     if uses_l1 and spec not in L1_SOLVERS:
@@ -313,11 +427,11 @@ def resolve_solver(spec, *, uses_l1: bool, minibatch: bool, n_params: int):
     return spec
 
 
-def make_solver(spec, learning_rate) -> Solver:
-    """Build the solver for a resolved ``spec``; ``learning_rate`` may be a traced array."""
+def make_solver(spec) -> Solver:
+    """The solver for a resolved ``spec`` (a name, a transformation or a factory
+    ``learning_rate -> transformation``); learning rates come per lane from the problem."""
     if isinstance(spec, optax.GradientTransformation):
-        return gradient_transformation(spec)
+        return gradient_transformation(lambda lr: spec)
     if isinstance(spec, str) and spec in SECOND_ORDER:
         return SECOND_ORDER[spec]()
-    factory = FIRST_ORDER[spec] if isinstance(spec, str) else spec
-    return gradient_transformation(factory(learning_rate))
+    return gradient_transformation(FIRST_ORDER[spec] if isinstance(spec, str) else spec)

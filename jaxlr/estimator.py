@@ -50,7 +50,7 @@ from ._results import ConvergenceWarning as _JaxlrConvergenceWarning
 from ._results import PerfectSeparationWarning as _JaxlrPerfectSeparationWarning
 from ._results import Status
 from ._solvers import SOLVER_NAMES as _JAXLR_SOLVERS
-from ._sweep import fit_many
+from ._lanes import fit_many
 from ._train import fit as _fit
 
 __all__ = ["LogisticRegression", "LogisticRegressionCV", "ConvergenceWarning", "PerfectSeparationWarning"]

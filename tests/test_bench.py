@@ -36,26 +36,40 @@ def test_bench_runs_on_tiny_shapes(tmp_path):
     assert np.isfinite(peers["first_call_ratio"])
 
 
-def test_compacted_sweep_matches_plain_vmap():
-    """Re-batching running lanes gives the models a plain vmapped while_loop gives."""
-    import importlib
-
+def test_compacted_sweep_matches_plain_vmap(monkeypatch):
+    """Re-batching running lanes gives the models one program gives; it happens when the steps it
+    saves outweigh compiling a narrower program, here forced by calling compilation free."""
     import jaxlr
+    from jaxlr import _lanes
 
-    sweep_mod = importlib.import_module("jaxlr._sweep")
     rng = np.random.default_rng(0)
     X = rng.standard_normal((200, 5))
     y = (X @ rng.standard_normal(5) + rng.standard_normal(200) > 0).astype(float)
     l2 = list(np.geomspace(1e-3, 1.0, 8))
     options = dict(solver="gd", learning_rate=1.0, tol=1e-7, steps=3000)
-    before = sweep_mod.lane_steps_computed()
+    plain = jaxlr.sweep(X, y, l2=l2, chunk_size=4, **options)  # < 8 lanes: never compacted
+    monkeypatch.setattr(_lanes, "COMPILE_COST_S", 0.0)
+    before = _lanes.lane_steps_computed()
     compact = jaxlr.sweep(X, y, l2=l2, **options)
-    work = sweep_mod.lane_steps_computed() - before
-    plain = jaxlr.sweep(X, y, l2=l2, chunk_size=4, **options)  # < 8: no compaction
-    assert sweep_mod.lane_steps_computed() - before == work
+    work = _lanes.lane_steps_computed() - before
     np.testing.assert_allclose(compact.coef, plain.coef, rtol=1e-9, atol=1e-10)
     np.testing.assert_array_equal(compact.n_iter, plain.n_iter)
     np.testing.assert_array_equal(compact.status, plain.status)
+    np.testing.assert_allclose(compact.loss_history, plain.loss_history, rtol=1e-9)
     n_iter = np.asarray(compact.n_iter)
     assert n_iter.max() > 2 * n_iter.min()  # the lanes really need different counts
     assert work < len(l2) * (n_iter.max() + 1)  # stopped lanes stopped costing
+
+
+def test_small_sweeps_compile_one_program():
+    """At the real cost of compiling, a small sweep never compacts: one program, one call."""
+    import jaxlr
+    from jaxlr import _engine
+
+    rng = np.random.default_rng(1)
+    X = rng.standard_normal((150, 4))
+    y = (X @ rng.standard_normal(4) + rng.standard_normal(150) > 0).astype(float)
+    before = _engine.trace_count()
+    jaxlr.sweep(X, y, l2=list(np.geomspace(1e-4, 10.0, 9)), solver="gd", learning_rate=1.0, tol=1e-7,
+                steps=2000)
+    assert _engine.trace_count() - before == 1

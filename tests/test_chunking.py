@@ -1,8 +1,6 @@
 """Memory-bounded sweeps: chunked == unchunked, one compiled program per chunk size, and
 the chunk-size estimate is an upper bound on what XLA really allocates (and not far above)."""
 
-import importlib
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -10,10 +8,8 @@ import pytest
 
 import jaxlr
 from conftest import make_problem
-from jaxlr._model import init_params
-from jaxlr._train import Hyper, Static, trace_count
-
-sweep_mod = importlib.import_module("jaxlr._sweep")  # the module (jaxlr.sweep is the function)
+from jaxlr import _lanes as sweep_mod
+from jaxlr._engine import Hyper, Lanes, Static, trace_count
 
 FIELDS = ("coef", "intercept", "loss_history", "n_iter", "status", "objective", "residual")
 
@@ -63,15 +59,20 @@ def test_chunk_size_for_bounds():
 
 
 def _xla_temp_bytes(solver, n_lanes, m, n, n_classes, n_folds, steps=10):
-    f32 = jnp.float64  # the suite runs with x64 (float32 under x64 is a known exception: see below)
-    S = jax.ShapeDtypeStruct
-    lanes = sweep_mod.Lanes(Hyper(*(S((n_lanes,), f32) for _ in range(4))),
-                            jax.vmap(jax.random.key)(jnp.arange(n_lanes, dtype=jnp.uint32)),
-                            S((n_lanes,), jnp.int32))
-    y = S((m,), f32 if n_classes == 2 else jnp.int32)
-    compiled = sweep_mod._train_lanes_jit.lower(
-        S((m, n), f32), y, S((n_folds, m), f32), lanes, init_params(n, n_classes, f32),
-        Static(solver, steps, True, None, True)).compile()
+    f64 = np.float64  # the suite runs with x64
+    n_out = 1 if n_classes == 2 else n_classes
+    y = np.zeros(m, f64 if n_classes == 2 else np.int32)
+    prepared = sweep_mod.prepare(np.zeros((m, n), f64), y, np.ones((n_folds, m), f64),
+                                 transpose=sweep_mod.use_transpose(solver, None, None))
+    lanes = Lanes(Hyper(*(np.zeros(n_lanes, f64) for _ in range(4))), np.zeros(n_lanes, np.uint32),
+                  np.zeros(n_lanes, np.int32))
+    theta0 = np.zeros((prepared.design.shape[1] * n_out + n_out, n_lanes), f64)
+    static = Static(solver, None, n_out)
+    control = sweep_mod._control(steps, steps, True, True, m, True)
+    args = (prepared.design, prepared.y, prepared.W, lanes, theta0)
+    state = sweep_mod._state_template(*args, control, static)
+    program = sweep_mod._PROGRAMS[sweep_mod.program_kind(*prepared.design.shape, n_lanes, n_out)]
+    compiled = program.lower(state, *args, control, static).compile()
     return compiled.memory_analysis().temp_size_in_bytes
 
 

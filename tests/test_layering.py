@@ -12,7 +12,7 @@ import pytest
 
 import jaxlr
 
-ORDER = ["_data", "sharding", "_design", "_model", "losses", "_results", "_solvers", "_engine", "_train",
+ORDER = ["_data", "sharding", "_design", "_model", "losses", "_results", "_solvers", "_engine", "_lanes", "_train",
          "_sweep", "metrics", "_inference", "_solve", "_demo"]
 SHELLS = {"estimator", "cli", "_io", "_outputs", "_plots", "_report", "distributed", "_cache", "__init__",
           "__main__"}

@@ -82,21 +82,26 @@ SCRIPT = textwrap.dedent(
     out["progress"] = [diff(fields(r), fields(refs["gd8"])), len(calls)]
 
     # XLA, not jaxlr, reduces over the rows: the 1x4 program holds an all-reduce, and X is split.
+    from jaxlr import _lanes
+    from jaxlr._engine import Hyper, Lanes, Static
     mesh = make_mesh(1, 4)
     Xs = sharding.put(np.zeros((64, 3)), mesh, sharding.spec(mesh, "data", None))
     out["x_shard_rows"] = sorted({s.data.shape[0] for s in Xs.addressable_shards})
-    ys = sharding.put(np.zeros(64), mesh, sharding.spec(mesh, "data"))
-    Ws = sharding.put(np.ones((1, 64)), mesh, sharding.spec(mesh, None, "data"))
-    from jaxlr._train import Hyper, Static
-    from jaxlr._model import init_params
-    lanes = sweep_mod.Lanes(Hyper(*(np.full(2, v) for v in (0.1, 0.0, 0.0, 0.0))),
-                            jax.vmap(jax.random.key)(np.arange(2, dtype=np.uint32)), np.zeros(2, np.int32))
-    hlo = sweep_mod._train_lanes_jit.lower(Xs, ys, Ws, lanes, init_params(3, 2, np.float64),
-                                           Static("gd", 3, False, None, True)).compile().as_text()
+    prepared = _lanes.prepare(np.zeros((64, 3)), np.zeros(64), np.ones((1, 64)), transpose=True, n_row_multiple=4,
+                              mesh=mesh)
+    lanes = Lanes(Hyper(*(np.full(2, v) for v in (0.1, 0.0, 0.0, 0.0))), np.zeros(2, np.uint32), np.zeros(2, np.int32))
+    theta0 = np.zeros((prepared.design.shape[1] + 1, 2))
+    static = Static("gd", None, 1)
+    control = _lanes._control(3, 3, False, True, 64, True)
+    args = (prepared.design, prepared.y, prepared.W, lanes, theta0)
+    state = _lanes._state_template(*args, control, static)
+    lanes, theta0, state = prepared.place((lanes, theta0, state))
+    hlo = _lanes._PROGRAMS["cpu"].lower(state, prepared.design, prepared.y, prepared.W, lanes, theta0, control,
+                                        static).compile().as_text()
     out["all_reduce"] = "all-reduce" in hlo
 
     # the same shapes on the same mesh again: no new compilation
-    from jaxlr._train import trace_count
+    from jaxlr._engine import trace_count
     before = trace_count()
     jaxlr.sweep(X, y, mesh=make_mesh(2, 2), **cases["gd8"])
     out["retraced"] = trace_count() - before

@@ -77,8 +77,10 @@ def test_same_shapes_do_not_recompile():
     jaxlr.fit(X + 0.5, y, solver="gd", steps=30, tol=1e-3)
     jaxlr.fit(X, 1 - y, solver="gd", steps=30, tol=1e-6, l2=0.3, learning_rate=0.2, seed=4)
     assert train_mod.trace_count() == before
-    jaxlr.fit(X, y, solver="gd", steps=31, tol=1e-3)  # a new loop length is a new program
-    assert train_mod.trace_count() == before + 1
+    jaxlr.fit(X, y, solver="gd", steps=31, tol=1e-3)  # the budget is traced: the same program
+    jaxlr.fit(X, y, solver="gd", steps=3000, tol=None, fit_intercept=False)
+    jaxlr.fit(X[:35, :2], y[:35], solver="gd", steps=30, tol=1e-3)  # a smaller shape in the same bucket
+    assert train_mod.trace_count() == before
 
 
 def test_minibatch_orders_depend_on_the_seed():
