@@ -272,8 +272,8 @@ def _step(state: LoopState, design, y, S, lanes: Lanes, control: Control, static
     move = running & finite & ~converged
     diverge = running & ~finite
 
-    def pick(mask, a, b):
-        return jax.tree_util.tree_map(lambda x, z: jnp.where(mask, x, z), a, b)
+    def pick(mask, a, b):  # per-lane leaves by lane; leaves shared by all lanes (counters) advance
+        return jax.tree_util.tree_map(lambda x, z: jnp.where(mask, x, z) if jnp.ndim(x) else x, a, b)
 
     theta = jnp.where(move, new_theta, jnp.where(diverge, state.prev_theta, state.theta))
     status = jnp.where(running & finite & converged, CONVERGED, state.status)

@@ -72,8 +72,10 @@ def bucket(n: int, minimum: int = 1) -> int:
     return 3 * size // 4 if size >= 4 and 3 * size // 4 >= n else size
 
 
-def fold_bucket(n: int) -> int:
-    return 1 << max(0, (n - 1).bit_length())
+def pow2_bucket(n: int, minimum: int = 1) -> int:
+    """The next power of two (feature columns and folds: the coarsest buckets, so datasets of
+    similar width share a program; a zero column costs little)."""
+    return 1 << max(0, (max(int(n), minimum) - 1).bit_length())
 
 
 # ----------------------------------------------------------------------------- option checks
@@ -198,26 +200,31 @@ def chunk_size_for(n_models: int, n_samples: int, n_outputs: int, n_params: int,
 
 # XLA:CPU options, measured in bench/ (first answer): the older loop emitters compile 2-5x faster
 # than the new fusion emitters and run as fast or faster here; the lowest backend optimization
-# level halves compilation again but makes elementwise work ~4x slower, so it is kept for
-# programs whose steps are tiny (a few thousand logits), where compiling is the whole cost.
+# level halves compilation again but makes elementwise work 2-4x slower, so it is kept for
+# programs whose whole run is expected to be short (compiling is then most of the cost).
 CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
 SMALL_CPU_OPTIONS = {**CPU_OPTIONS, "xla_backend_optimization_level": 0}
-SMALL_LOGITS, SMALL_FLOPS = 2**14, 2**20
+SMALL_WORK = 2**21  # logits x expected steps below which a program is compiled at -O0
+EXPECTED_STEPS = {"newton": 10, "lbfgs": 50, "fista": 100}  # typical to tolerance; others: the budget
 
 
 def _jit(options):
     return jax.jit(run, static_argnames=("static",), donate_argnums=(0,), compiler_options=options)
 
 
-_PROGRAMS = {"default": _jit(None), "cpu": _jit(CPU_OPTIONS), "cpu-small": _jit(SMALL_CPU_OPTIONS)}
+_PROGRAMS = {"default": _jit(None), "cpu": _jit(CPU_OPTIONS), "cpu-small": _jit(SMALL_CPU_OPTIONS),
+             "cpu-o1": _jit({**CPU_OPTIONS, "xla_backend_optimization_level": 1})}
 
 
-def program_kind(rows: int, cols: int, width: int, n_out: int) -> str:
-    """Which compiled variant runs a chunk of ``width`` lanes on (rows, cols) padded data."""
+def program_kind(rows: int, cols: int, width: int, n_out: int, solver=None, steps: int = 1000) -> str:
+    """Which compiled variant runs a chunk of ``width`` lanes on (rows, cols) padded data: on CPU,
+    the -O0 one when ``rows x width x outputs x expected steps`` is small."""
     if jax.default_backend() != "cpu":
         return "default"
-    logits = rows * width * n_out
-    return "cpu-small" if logits <= SMALL_LOGITS and logits * cols <= SMALL_FLOPS else "cpu"
+    expected = min(steps, EXPECTED_STEPS.get(solver, steps) if isinstance(solver, str) else steps)
+    return "cpu-small" if rows * width * n_out * expected <= SMALL_WORK else "cpu"
+
+
 _STATE_SHAPES: dict = {}
 _WORK = [0]
 
@@ -354,7 +361,7 @@ def _train_chunk(prepared: Prepared, chunk: Lanes, theta0, static: Static, *, st
     step_time, t = None, 0
     while True:
         cur = len(members)
-        kind = program_kind(*prepared.design.shape, cur, n_out)
+        kind = program_kind(*prepared.design.shape, cur, n_out, static.solver, steps)
         key = (kind, prepared.design.shape, str(prepared.design.dtype), cur, static)
         control = control._replace(stop_at=np.int32(min(t + round_len, 2**31 - 1)), fresh=np.bool_(t == 0))
         start = time.perf_counter()
@@ -431,13 +438,18 @@ def _collect(state: LoopState, summary, n: int, n_features: int, n_out: int, ste
                      host(summary.objective)[:n], host(summary.residual)[:n])
 
 
+LARGE = 2**22  # elements of X from which data keep their shape: compiling is then a small part
+
+
 def prepare(X, y, W, *, transpose: bool, n_row_multiple: int = 1, mesh=None) -> Prepared:
     """Pad the data to their buckets (rows also to a multiple of the mesh's data axis) and place
-    them on the device(s)."""
+    them on the device(s). Large data keep their exact shape: padding would copy X, and their
+    run costs more than compiling a program of their own."""
     m, n = X.shape
-    rows = -(-bucket(m, MIN_ROWS) // n_row_multiple) * n_row_multiple
-    cols = bucket(n, MIN_FEATURES)
-    folds = fold_bucket(W.shape[0])
+    large = m * n >= LARGE
+    rows = -(-(m if large else bucket(m, MIN_ROWS)) // n_row_multiple) * n_row_multiple
+    cols = n if large else pow2_bucket(n, MIN_FEATURES) if n <= 256 else bucket(n)
+    folds = pow2_bucket(W.shape[0])
     Xp = _pad_matrix(X, rows, cols)
     yp = np.zeros((rows,), y.dtype)
     yp[:m] = y
@@ -445,8 +457,8 @@ def prepare(X, y, W, *, transpose: bool, n_row_multiple: int = 1, mesh=None) -> 
     Wp[: W.shape[0], :m] = W
     Wp[W.shape[0]:, :m] = W[0]  # empty folds copy fold 0 (never indexed; keeps sums positive)
     if mesh is None:
-        design = _design.dense(Xp, transpose=transpose)
-        return Prepared(design, jnp.asarray(yp), jnp.asarray(Wp), m, n, None)
+        design = _design.dense(Xp, transpose=transpose, on_device=large)
+        return Prepared(design, jax.device_put(yp), jax.device_put(Wp), m, n, None)
     design = _design.DenseDesign(_sharding.put(Xp, mesh, _sharding.spec(mesh, "data", None)),
                                  _sharding.put(np.ascontiguousarray(Xp.T), mesh, _sharding.spec(mesh, None, "data"))
                                  if transpose else None)
@@ -510,6 +522,7 @@ def fit_many(
     class_weight=None,
     batch_size: int | None = None,
     standardize: bool = False,
+    path=False,
     init=None,
     grid: Sequence[dict] | None = None,
     chunk_size: int | None = None,
@@ -530,10 +543,26 @@ def fit_many(
     model (a ``SweepResult`` warm-starts each model from its counterpart). ``standardize``:
     fit on columns scaled to unit (weighted) standard deviation, centred for dense X, and report
     the coefficients in the original units (the penalties apply to the standardized ones, as in
-    a scikit-learn pipeline with ``StandardScaler``). The other options are ``fit``'s and
-    ``sweep``'s.
+    a scikit-learn pipeline with ``StandardScaler``). ``path``: ``True`` solves models that differ
+    only in their penalty strength (same seed, learning rate, fold and l1/l2 mix) as a
+    regularization path: strongest penalty first, each warm-started from its neighbour, all such
+    paths (folds, seeds, ...) advancing together as lanes; ``"auto"`` does so when the estimated
+    cost is lower (iterative solvers, several penalties per path); ``False`` (default) trains every
+    model from ``init`` in parallel, so model ``k`` equals ``fit`` with its settings. Paths need
+    a tolerance and one device. The other options are ``fit``'s and ``sweep``'s.
     """
-    ds = _data.check_dataset(X, y, sample_weight, class_weight)
+    return fit_dataset(
+        _data.check_dataset(X, y, sample_weight, class_weight), l2=l2, l1=l1, learning_rate=learning_rate,
+        seed=seed, fold=fold, fold_weights=fold_weights, solver=solver, steps=steps, tol=tol,
+        fit_intercept=fit_intercept, batch_size=batch_size, standardize=standardize, path=path, init=init,
+        grid=grid, chunk_size=chunk_size, memory_budget=memory_budget, progress=progress, progress_every=progress_every,
+        checkpoint=checkpoint, mesh=mesh)
+
+
+def fit_dataset(ds: _data.Dataset, *, l2, l1, learning_rate, seed, fold, fold_weights, solver, steps, tol,
+                fit_intercept, batch_size, standardize, init, grid, chunk_size, memory_budget, progress,
+                progress_every, checkpoint, mesh, path=False) -> SweepResult:
+    """``fit_many`` on a validated ``Dataset`` (``fit`` validates once and comes here)."""
     n_samples, n_features = ds.X.shape
     given = [v for v in (l2, l1, learning_rate, seed, fold) if v is not None and np.ndim(v) > 0]
     n_models = len(grid) if grid is not None else max([len(np.ravel(v)) for v in given], default=1)
@@ -608,18 +637,23 @@ def fit_many(
         chunk_size = min(_data.check_scalar("chunk_size", chunk_size, minimum=1, integer=True), n_models)
         chunk_size = -(-chunk_size // n_lane_dev) * n_lane_dev  # whole lanes per device
 
+    use_path = check_path_option(path, resolved, tol, checkpoint, mesh, n_models, l1s, l2s)
     prepared = prepare(Xf, ds.y, np.asarray(W, dtype), transpose=use_transpose(resolved, batch_size, mesh),
                        n_row_multiple=n_row_dev, mesh=mesh)
-    raw = run_lanes(prepared, lanes, init, static, steps=int(steps), to_tolerance=tol is not None,
-                    fit_intercept=bool(fit_intercept), chunk_size=chunk_size, lane_multiple=n_lane_dev,
-                    progress=progress, progress_every=progress_every, checkpoint=checkpoint)
+    run = dict(steps=int(steps), to_tolerance=tol is not None, fit_intercept=bool(fit_intercept),
+               lane_multiple=n_lane_dev, progress=progress, progress_every=progress_every)
+    points = path_points(l1s, l2s, learning_rates, seeds, folds) if use_path else None
+    if points is None:
+        raw = run_lanes(prepared, lanes, init, static, chunk_size=chunk_size, checkpoint=checkpoint, **run)
+    else:
+        raw = run_path(prepared, lanes, init, static, points, chunk_size=chunk_size, **run)
     params = raw.params
     if standardize:
         params = _from_standardized(params, mean, scale, ds.n_classes)
     config = dict(
         solver=resolved if isinstance(resolved, str) else repr(resolved), tol=tol, steps=int(steps),
         fit_intercept=bool(fit_intercept), batch_size=batch_size, chunk_size=chunk_size,
-        standardize=bool(standardize),
+        standardize=bool(standardize), path=points is not None,
     )
     arrays = (params.coef, params.intercept, raw.loss_history, raw.n_iter, raw.status, raw.objective, raw.residual)
     if mesh is not None:  # results stay on the mesh, split over "models" where the count divides
@@ -627,6 +661,66 @@ def fit_many(
     return SweepResult(*arrays, fold_weights=None if fold_weights is None else W,
                        grid=tuple(FrozenDict(g) for g in grid), classes=tuple(ds.classes.tolist()),
                        config=FrozenDict(config))
+
+
+def check_path_option(path, solver, tol, checkpoint, mesh, n_models, l1s, l2s) -> bool:
+    """Whether to solve as regularization paths (``path``: True, False or "auto")."""
+    if isinstance(path, str):
+        if path != "auto":
+            raise ValueError(f"path must be True, False or 'auto', got {path!r}")
+    elif not isinstance(path, (bool, np.bool_)):
+        raise TypeError(f"path must be True, False or 'auto', got {path!r}")
+    if path is False or n_models < 2:
+        return False
+    if tol is None or checkpoint is not None or mesh is not None:
+        if path is True:
+            raise ValueError("path=True needs a tolerance (tol), one device (no mesh) and no checkpoint")
+        return False
+    if path == "auto":
+        # warm starts save iterations of iterative solvers; Newton needs a handful from anywhere,
+        # and a path's points run one after another, so parallel lanes win there
+        strengths = len(set(np.add(l1s, l2s).tolist()))
+        return solver != "newton" and strengths >= 3
+    return True
+
+
+def path_points(l1s, l2s, learning_rates, seeds, folds) -> list[np.ndarray] | None:
+    """Lanes grouped into paths (same seed, learning rate, fold and l1/l2 mix), ordered by
+    decreasing penalty: ``points[p]`` holds the lane indices at step ``p`` of every path. None
+    when the paths differ in length (not a grid)."""
+    total = np.add(l1s, l2s)
+    mix = np.where(total > 0, np.divide(l1s, np.where(total > 0, total, 1.0)), -1.0)
+    groups: dict = {}
+    for k, key in enumerate(zip(seeds, learning_rates, folds, np.round(mix, 12).tolist())):
+        groups.setdefault(key, []).append(k)
+    lengths = {len(g) for g in groups.values()}
+    if len(lengths) != 1:
+        return None
+    ordered = [sorted(g, key=lambda k: -total[k]) for g in groups.values()]
+    return [np.asarray([g[p] for g in ordered]) for p in range(lengths.pop())]
+
+
+def run_path(prepared: Prepared, lanes: Lanes, init, static: Static, points, *, chunk_size, progress=None,
+             **run) -> RawResult:
+    """Each path point's lanes through ``run_lanes``, warm-started from the previous point's
+    solutions (the first from ``init``); one program serves every point (same lane count)."""
+    n_models = int(lanes.fold.shape[0])
+    out = None
+    previous = init
+    for p, idx in enumerate(points):
+        sub = jax.tree_util.tree_map(lambda a: np.asarray(a)[idx], lanes)
+        start = None if previous is None else (previous[0][idx] if p == 0 else previous[0],
+                                                  previous[1][idx] if p == 0 else previous[1])
+        report = None if progress is None else (
+            lambda done, total, p=p: progress(p * len(idx) * run["steps"] + done, n_models * run["steps"]))
+        part = run_lanes(prepared, sub, start, static, chunk_size=min(chunk_size, len(idx)), progress=report,
+                         **run)
+        previous = (part.params.coef, part.params.intercept)
+        if out is None:
+            out = jax.tree_util.tree_map(lambda a: np.zeros((n_models,) + a.shape[1:], a.dtype), part)
+        for leaf_out, leaf in zip(jax.tree_util.tree_leaves(out), jax.tree_util.tree_leaves(part)):
+            leaf_out[idx] = leaf
+    return out
 
 
 def _on_mesh(a, mesh, n_lane_dev):

@@ -36,7 +36,7 @@ def _as_params(model: Any) -> Params:
     if isinstance(model, Params):
         return model
     if hasattr(model, "coef") and hasattr(model, "intercept"):
-        return Params(jnp.asarray(model.coef), jnp.asarray(model.intercept))
+        return Params(model.coef, model.intercept)
     raise TypeError(f"expected Params, a FitResult or a SweepResult, got {type(model).__name__}")
 
 
@@ -44,43 +44,58 @@ def _is_batched(model: Any) -> bool:
     return bool(getattr(model, "is_sweep", False))
 
 
-def _proba(params: Params, X: jax.Array) -> jax.Array:
-    z = logits(params, X)
-    return jax.nn.sigmoid(z) if params.coef.ndim == 1 else jax.nn.softmax(z, axis=-1)
+def _proba(xp, params: Params, X):
+    """sigmoid / softmax of the logits, with ``xp`` NumPy (host data) or jax.numpy (traced)."""
+    z = X @ params.coef + params.intercept
+    if params.coef.ndim == 1:
+        e = xp.exp(-xp.abs(z))  # stable for any |z|
+        return xp.where(z >= 0, 1 / (1 + e), e / (1 + e))
+    e = xp.exp(z - xp.max(z, axis=-1, keepdims=True))
+    return e / xp.sum(e, axis=-1, keepdims=True)
 
 
-def predict_proba(model: Any, X: Any) -> jax.Array:
+def predict_proba(model: Any, X: Any):
     """Class probabilities.
 
     Binary: ``sigmoid(X @ coef + b)``, the probability of the second class, shape (m,).
     Multinomial: ``softmax(X @ coef + b)``, shape (m, K). For a ``SweepResult`` a leading
-    models axis is added.
+    models axis is added. Host data (NumPy, lists, pandas) are predicted with NumPy (nothing
+    compiles; a NumPy array comes back); a ``jax.Array`` (or a tracer, under ``jit``) with
+    jax.numpy. Rows with NaN or inf are refused (a ``ValueError``), never predicted as NaN.
     """
     params = _as_params(model)
     batched = _is_batched(model)
-    n_features = params.coef.shape[int(batched)]
-    X = np.asarray(X)
+    n_features = np.shape(params.coef)[int(batched)]
+    on_device = isinstance(X, jax.Array)
+    if not on_device:
+        X = np.asarray(X)
     if X.ndim != 2 or X.shape[1] != n_features:
         raise ValueError(f"X must be 2-D with {n_features} features, got shape {X.shape}")
-    if not (np.issubdtype(X.dtype, np.number) or X.dtype == np.bool_) or np.iscomplexobj(X):
+    if not (jnp.issubdtype(X.dtype, jnp.number) or X.dtype == np.bool_) or jnp.iscomplexobj(X):
         raise ValueError(f"X must be real numbers, got dtype {X.dtype}")
-    bad = ~np.isfinite(X)
-    if bad.any():
-        row, col = np.argwhere(bad)[0]
-        raise ValueError(f"X contains NaN or inf ({int(bad.sum())} values; first at row {row}, column {col}): "
-                         "a prediction needs every feature")
-    X = jnp.asarray(X, dtype=params.coef.dtype)
+    if not on_device:
+        bad = ~np.isfinite(X)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise ValueError(f"X contains NaN or inf ({int(bad.sum())} values; first at row {row}, column {col}):"
+                             " a prediction needs every feature")
+        coef, intercept = np.asarray(params.coef), np.asarray(params.intercept)
+        X = X.astype(coef.dtype, copy=False)
+        if batched:
+            return np.stack([_proba(np, Params(c, b), X) for c, b in zip(coef, intercept)])
+        return _proba(np, Params(coef, intercept), X)
+    X = X.astype(jnp.result_type(params.coef))
     if batched:
-        return jax.vmap(_proba, in_axes=(0, None))(params, X)
-    return _proba(params, X)
+        return jax.vmap(lambda p: _proba(jnp, p, X))(params)
+    return _proba(jnp, params, X)
 
 
 def predict(model: Any, X: Any) -> np.ndarray:
     """Predicted labels: the most probable class, mapped back to the training labels
     when the model knows them (``FitResult.classes``), else codes ``0..K-1``."""
-    proba = predict_proba(model, X)
+    proba = np.asarray(predict_proba(model, X))
     params = _as_params(model)
-    binary = params.coef.ndim == (2 if _is_batched(model) else 1)
-    codes = np.asarray(proba > 0.5).astype(np.int64) if binary else np.asarray(jnp.argmax(proba, -1))
+    binary = np.ndim(params.coef) == (2 if _is_batched(model) else 1)
+    codes = (proba > 0.5).astype(np.int64) if binary else np.argmax(proba, -1)
     classes = getattr(model, "classes", None)
-    return codes if classes is None else np.asarray(classes)[codes]
+    return codes if classes is None or len(classes) == 0 else np.asarray(classes)[codes]

@@ -122,138 +122,131 @@ def gradient_transformation(make_tx: Callable[[jax.Array], optax.GradientTransfo
 # ----------------------------------------------------------------------------- line search
 
 
-def backtracking(value_fn, theta, value, slope, direction, active, t0, max_halvings: int = 30,
+def backtracking(evaluate, theta, value, slope, direction, active, t0, max_halvings: int = 30,
                  c: float = 1e-4):
     """Batched Armijo backtracking: per lane the largest ``t = t0 2^-j`` with
     ``f(x + t d) <= f(x) + c t g.d``; every trial of every lane in one evaluation.
 
-    When the predicted decrease ``-g.d`` is below what floating point can measure in ``f`` (at
-    the optimum), the full step is taken if ``f`` does not rise by more than rounding: the
-    gradient, not ``f``, can still tell the step helped. A lane where nothing qualifies stays
-    (``t = 0``). Returns ``(t, f(x + t d))``.
+    ``evaluate(theta)`` returns ``(f, extra)`` for all lanes (``extra``: e.g. the gradient, kept
+    for the accepted trial, so a caller that needs it pays no extra evaluation). A do-while loop:
+    the objective appears once in the compiled program. When the predicted decrease ``-g.d`` is
+    below what floating point can measure in ``f`` (at the optimum), the full step is taken if
+    ``f`` does not rise by more than rounding: the gradient, not ``f``, can still tell the step
+    helped. A lane where nothing qualifies stays (``t = 0``). Returns ``(t, f, extra)`` at the
+    accepted trial (``f``/``extra`` of the last trial where ``t = 0``).
     """
+    rounding = 100 * jnp.finfo(theta.dtype).eps * jnp.maximum(jnp.abs(value), 1.0)
+
     def armijo(t, ft):
         return ft <= value + c * t * slope
 
-    f_full = value_fn(theta + t0 * direction)
+    def unmeasurable(f_full):
+        return (-slope <= rounding) & (f_full <= value + rounding)
 
-    def cond(carry):
-        t, ft, j = carry
-        return jnp.any(active & ~armijo(t, ft)) & (j < max_halvings)
+    def done(t, ft, f_full, j):
+        return ~active | armijo(t, ft) | unmeasurable(f_full) | (j >= max_halvings)
 
     def body(carry):
-        t, ft, j = carry
-        retry = active & ~armijo(t, ft)
-        t = jnp.where(retry, t / 2, t)
-        return t, jnp.where(retry, value_fn(theta + t * direction), ft), j + 1
+        t, ft, f_full, extra, j = carry
+        first = j == 0
+        retry = first | ~done(t, ft, f_full, j)
+        t = jnp.where(first, t0, jnp.where(retry, t / 2, t))
+        f_new, extra_new = evaluate(theta + t * direction)
+        f_full = jnp.where(first, f_new, f_full)
+        return (t, jnp.where(retry, f_new, ft), f_full,
+                jax.tree_util.tree_map(lambda a, b: jnp.where(retry, a, b), extra_new, extra), j + 1)
 
-    t, ft, _ = jax.lax.while_loop(cond, body, (t0, f_full, 0))
-    rounding = 100 * jnp.finfo(theta.dtype).eps * jnp.maximum(jnp.abs(value), 1.0)
-    unmeasurable = (-slope <= rounding) & (f_full <= value + rounding)
-    # checked first: below rounding, "Armijo holds" only means f(x + t d) rounds to f(x), which
-    # a tiny t always achieves, and the lane would crawl
-    ok = armijo(t, ft)
-    t_out = jnp.where(unmeasurable, t0, jnp.where(ok, t, 0.0))
-    f_out = jnp.where(unmeasurable, f_full, jnp.where(ok, ft, value))
-    return t_out, f_out
+    extra0 = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype),
+                                    jax.eval_shape(lambda: evaluate(theta)[1]))
+    inf = jnp.full_like(value, jnp.inf)
+    t, ft, f_full, extra, _ = jax.lax.while_loop(
+        lambda carry: (carry[4] == 0) | jnp.any(~done(*carry[:3], carry[4])), body,
+        (t0, inf, inf, extra0, jnp.zeros((), jnp.int32)))
+    ok = armijo(t, ft) | unmeasurable(f_full)
+    return jnp.where(ok, t, 0.0), ft, extra
 
 
 # ----------------------------------------------------------------------------- L-BFGS
 
 
 class LbfgsState(NamedTuple):
-    s: jax.Array  # (M, P, K) parameter differences, ring buffer
+    s: jax.Array  # (M, P, K) parameter differences, ring buffer (slot = pairs offered % M)
     y: jax.Array  # (M, P, K) gradient differences
-    rho: jax.Array  # (M, K) 1 / s.y (0 for an empty or skipped slot)
-    count: jax.Array  # (K,) pairs stored so far
-    value: jax.Array  # (K,) f at the current parameters (cached from the line search)
+    rho: jax.Array  # (M, K) 1 / s.y; 0 marks an empty slot or a pair the lane skipped
+    offered: jax.Array  # () pairs offered so far (the same slot for every lane)
+    gamma: jax.Array  # (K,) initial Hessian scale s.y / y.y of the newest kept pair (1: none yet)
+    value: jax.Array  # (K,) f at the current parameters
     grad: jax.Array  # (P, K) its gradient
-    fresh: jax.Array  # (K,) bool: value/grad not computed yet
 
 
 def _two_loop(grad, state: LbfgsState, memory: int):
-    """``-H g`` per lane by the two-loop recursion (newest pair first), scaled by
-    ``s.y / y.y`` of the newest pair; a lane with no pairs yet gets ``-g / max(1, ||g||)``."""
-    newest = (state.count - 1) % memory
+    """``-H g`` per lane by the two-loop recursion (newest pair first), scaled by ``gamma``; a
+    lane with no pairs yet gets ``-g / max(1, ||g||)``. Skipped pairs have ``rho = 0`` and
+    contribute nothing, so every lane walks the same slots."""
+    newest = state.offered - 1
+
+    def pair(i):
+        slot = (newest - i) % memory
+        return state.s[slot], state.y[slot], state.rho[slot]
 
     def first(i, carry):
         q, alphas = carry
-        slot = (newest - i) % memory  # (K,)
-        s = jnp.take_along_axis(state.s, slot[None, None, :], axis=0)[0]
-        y = jnp.take_along_axis(state.y, slot[None, None, :], axis=0)[0]
-        rho = jnp.take_along_axis(state.rho, slot[None, :], axis=0)[0]
+        s, y, rho = pair(i)
         alpha = rho * lane_dot(s, q)
         return q - alpha * y, alphas.at[i].set(alpha)
 
     q, alphas = jax.lax.fori_loop(0, memory, first, (grad, jnp.zeros((memory,) + grad.shape[1:], grad.dtype)))
-    s_new = jnp.take_along_axis(state.s, newest[None, None, :], axis=0)[0]
-    y_new = jnp.take_along_axis(state.y, newest[None, None, :], axis=0)[0]
-    yy = lane_dot(y_new, y_new)
-    gamma = jnp.where((state.count > 0) & (yy > 0), lane_dot(s_new, y_new) / jnp.where(yy > 0, yy, 1.0), 1.0)
-    r = gamma * q
+    r = state.gamma * q
 
     def second(i, r):
         j = memory - 1 - i
-        slot = (newest - j) % memory
-        s = jnp.take_along_axis(state.s, slot[None, None, :], axis=0)[0]
-        y = jnp.take_along_axis(state.y, slot[None, None, :], axis=0)[0]
-        rho = jnp.take_along_axis(state.rho, slot[None, :], axis=0)[0]
-        beta = rho * lane_dot(y, r)
-        return r + s * (alphas[j] - beta)
+        s, y, rho = pair(j)
+        return r + s * (alphas[j] - rho * lane_dot(y, r))
 
     r = jax.lax.fori_loop(0, memory, second, r)
-    first_step = -grad / jnp.maximum(1.0, jnp.sqrt(lane_dot(grad, grad)))
-    return jnp.where(state.count > 0, -r, first_step)
+    has_pairs = jnp.any(state.rho != 0, axis=0)
+    return jnp.where(has_pairs, -r, -grad / jnp.maximum(1.0, jnp.sqrt(lane_dot(grad, grad))))
 
 
 def lbfgs(memory: int = 10) -> Solver:
     """L-BFGS for all lanes: two-loop recursion, batched Armijo backtracking from ``t = 1``;
-    pairs with ``s.y <= 0`` are skipped. One evaluation with gradient per step when the full
-    step is accepted (the usual case), value-only evaluations while backtracking."""
+    pairs with ``s.y <= 0`` are skipped. One evaluation with gradient per step when the full step
+    is accepted (the usual case); the line search keeps the accepted trial's gradient, so the
+    objective appears once in the step's program."""
 
     def init(theta, problem):
         P, K = theta.shape
         zeros = jnp.zeros((memory, P, K), theta.dtype)
-        return LbfgsState(zeros, zeros, jnp.zeros((memory, K), theta.dtype), jnp.zeros((K,), jnp.int32),
-                          jnp.zeros((K,), theta.dtype), jnp.zeros_like(theta), jnp.ones((K,), bool))
+        value, grad = problem.value_and_grad(theta)
+        return LbfgsState(zeros, zeros, jnp.zeros((memory, K), theta.dtype), jnp.zeros((), jnp.int32),
+                          jnp.ones((K,), theta.dtype), value, grad)
 
     def step(theta, state, problem, active):
-        value, grad = jax.lax.cond(jnp.any(state.fresh), problem.value_and_grad,
-                                   lambda _: (state.value, state.grad), theta)
+        value, grad = state.value, state.grad
         direction = _two_loop(grad, state, memory)
         slope = lane_dot(grad, direction)
         bad = ~(slope < 0)  # not a descent direction (rounding): fall back to steepest descent
         direction = jnp.where(bad, -grad, direction)
         slope = jnp.where(bad, -lane_dot(grad, grad), slope)
-
-        f_trial, g_trial = problem.value_and_grad(theta + direction)
-        accepted = f_trial <= value + 1e-4 * slope
-        need_search = active & ~accepted
-
-        def search(_):
-            t, _ = backtracking(problem.value, theta, value, slope, direction, need_search,
-                                jnp.full_like(value, 0.5))
-            t = jnp.where(accepted, 1.0, t)
-            f_new, g_new = problem.value_and_grad(theta + t * direction)
-            return t, f_new, g_new
-
-        t, f_new, g_new = jax.lax.cond(jnp.any(need_search), search,
-                                       lambda _: (jnp.ones_like(value), f_trial, g_trial), None)
+        t, f_new, g_new = backtracking(problem.value_and_grad, theta, value, slope, direction, active,
+                                       jnp.ones_like(value))
+        moved = t > 0
         s = t * direction
         yv = g_new - grad
         sy = lane_dot(s, yv)
-        keep = sy > jnp.finfo(theta.dtype).eps * jnp.sqrt(lane_dot(s, s) * lane_dot(yv, yv))
-        slot = state.count % memory
-        onehot = (jnp.arange(memory)[:, None] == slot[None, :]) & keep[None, :]  # (M, K)
+        keep = moved & (sy > jnp.finfo(theta.dtype).eps * jnp.sqrt(lane_dot(s, s) * lane_dot(yv, yv)))
+        slot = state.offered % memory
+        yy = lane_dot(yv, yv)
         new_state = LbfgsState(
-            s=jnp.where(onehot[:, None, :], s[None], state.s),
-            y=jnp.where(onehot[:, None, :], yv[None], state.y),
-            rho=jnp.where(onehot, (1.0 / jnp.where(keep, sy, 1.0))[None, :], state.rho),
-            count=state.count + keep.astype(jnp.int32),
-            value=f_new, grad=g_new, fresh=jnp.zeros_like(state.fresh),
+            s=state.s.at[slot].set(jnp.where(keep, s, 0.0)),
+            y=state.y.at[slot].set(jnp.where(keep, yv, 0.0)),
+            rho=state.rho.at[slot].set(jnp.where(keep, 1.0 / jnp.where(keep, sy, 1.0), 0.0)),
+            offered=state.offered + 1,
+            gamma=jnp.where(keep & (yy > 0), sy / jnp.where(yy > 0, yy, 1.0), state.gamma),
+            value=jnp.where(moved, f_new, value),
+            grad=jnp.where(moved, g_new, grad),
         )
-        stayed = state._replace(value=value, grad=grad, fresh=jnp.zeros_like(state.fresh))
-        return theta + s, _where(t > 0, new_state, stayed), StepInfo(value, lane_max_abs(grad))
+        return theta + s, new_state, StepInfo(value, lane_max_abs(grad))
 
     return Solver(init, step)
 
@@ -304,8 +297,8 @@ def newton() -> Solver:
     def step(theta, state, problem, active):
         value, grad, hessian = problem.value_grad_hessian(theta)
         direction = damped_newton_direction(hessian, grad, active)
-        t, _ = backtracking(problem.value, theta, value, lane_dot(grad, direction), direction, active,
-                            jnp.ones_like(value))
+        t, _, _ = backtracking(lambda th: (problem.value(th), ()), theta, value, lane_dot(grad, direction),
+                               direction, active, jnp.ones_like(value))
         return theta + t * direction, state, StepInfo(value, lane_max_abs(grad))
 
     return Solver(init, step)
@@ -342,26 +335,23 @@ def fista(max_backtracks: int = 40) -> Solver:
         f_y, grad_y = problem.value_and_grad(y)
         slack = 10 * jnp.finfo(f_y.dtype).eps * jnp.abs(f_y)
 
-        def candidate(lipschitz):
-            x_new = soft_threshold(y - grad_y / lipschitz, l1 / lipschitz, mask)
-            return x_new, problem.value(x_new)
-
         def bound_holds(lipschitz, x_new, f_new):
             diff = x_new - y
             bound = f_y + lane_dot(grad_y, diff) + 0.5 * lipschitz * lane_dot(diff, diff)
             return f_new <= bound + slack
 
-        def body(carry):
+        def body(carry):  # a do-while loop: the objective appears once in the program
             lipschitz, x_new, f_new, k = carry
-            retry = active & ~bound_holds(lipschitz, x_new, f_new)
-            lipschitz = jnp.where(retry, 2 * lipschitz, lipschitz)
-            x_try, f_try = candidate(lipschitz)
+            retry = (k == 0) | (active & ~bound_holds(lipschitz, x_new, f_new))
+            lipschitz = jnp.where(k == 0, lipschitz, jnp.where(retry, 2 * lipschitz, lipschitz))
+            x_try = soft_threshold(y - grad_y / lipschitz, l1 / lipschitz, mask)
+            f_try = problem.value(x_try)
             return lipschitz, jnp.where(retry, x_try, x_new), jnp.where(retry, f_try, f_new), k + 1
 
         start = 0.9 * state.lipschitz  # let the estimate shrink again over time
         lipschitz, x_new, f_new, _ = jax.lax.while_loop(
-            lambda c: jnp.any(active & ~bound_holds(c[0], c[1], c[2])) & (c[3] < max_backtracks),
-            body, (start, *candidate(start), 0))
+            lambda c: (c[3] == 0) | (jnp.any(active & ~bound_holds(c[0], c[1], c[2])) & (c[3] <= max_backtracks)),
+            body, (start, y, jnp.full_like(f_y, jnp.inf), 0))
         value_new = f_new + l1 * l1_norm(x_new, mask)
         restart = ~(value_new <= value)
         t_new = 0.5 * (1 + jnp.sqrt(1 + 4 * state.momentum**2))

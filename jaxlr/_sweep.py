@@ -67,6 +67,7 @@ def sweep(
     init=None,
     chunk_size: int | None = None,
     standardize: bool = False,
+    path=False,
     memory_budget: int = DEFAULT_MEMORY_BUDGET,
     progress: Callable[[int, int], None] | None = None,
     progress_every: int | None = None,
@@ -79,6 +80,7 @@ def sweep(
 
     ``folds``: an int K (stratified K-fold, fixed shuffle) or ``(train_idx, test_idx)`` pairs;
     each fold trains on its training rows through a 0/1 weight mask. ``standardize``: as ``fit``.
+    ``path``: solve each penalty grid as a warm-started regularization path (see ``fit_many``).
     With a grid of learning rates and ``solver="auto"``, the solver is ``"gd"`` (the only kind a
     learning rate changes); ``config["solver"]`` records it.
     Model ``k`` equals ``fit`` with the settings in ``grid[k]``. Lanes are processed in chunks
@@ -117,7 +119,7 @@ def sweep(
         X, y, l2=column("l2"), l1=column("l1"), learning_rate=column("learning_rate"), seed=column("seed"),
         fold=None if folds is None else column("fold"), fold_weights=masks, solver=solver, steps=steps,
         tol=tol, fit_intercept=fit_intercept, sample_weight=sample_weight, class_weight=class_weight,
-        batch_size=batch_size, standardize=standardize, init=init, grid=grid, chunk_size=chunk_size, memory_budget=memory_budget,
+        batch_size=batch_size, standardize=standardize, path=path, init=init, grid=grid, chunk_size=chunk_size, memory_budget=memory_budget,
         progress=progress, progress_every=progress_every, checkpoint=checkpoint, mesh=mesh,
     )
     warn_if_unfinished(result.status, result.residual, result.config["tol"], steps, label="sweep: ")

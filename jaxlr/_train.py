@@ -16,7 +16,8 @@ import numpy as np
 from . import _data
 from ._engine import trace_count
 from ._lanes import (
-    DEFAULT_TOL, RawResult, check_options, check_seed, column_scaling, fit_many, warn_if_unfinished,
+    DEFAULT_MEMORY_BUDGET, DEFAULT_TOL, RawResult, check_options, check_seed, column_scaling, fit_dataset,
+    warn_if_unfinished,
 )
 from ._model import Params
 from ._results import FitResult, FrozenDict, PerfectSeparationWarning
@@ -113,19 +114,19 @@ def fit(
     over the "data" axis (padded with zero-weight rows) and XLA reduces the gradients.
     """
     names = [str(c) for c in X.columns] if hasattr(X, "columns") else None
+    ds = _data.check_dataset(X, y, sample_weight, class_weight)
     seed = check_seed("seed", seed)
-    many = fit_many(
-        X, y, l2=l2, l1=l1, learning_rate=learning_rate, seed=seed, solver=solver, steps=steps, tol=tol,
-        fit_intercept=fit_intercept, sample_weight=sample_weight, class_weight=class_weight,
-        batch_size=batch_size, standardize=standardize, init=init, progress=progress,
-        progress_every=progress_every, mesh=mesh,
+    many = fit_dataset(
+        ds, l2=l2, l1=l1, learning_rate=learning_rate, seed=seed, fold=None, fold_weights=None, solver=solver,
+        steps=steps, tol=tol, fit_intercept=fit_intercept, batch_size=batch_size, standardize=standardize,
+        init=init, grid=None, chunk_size=None, memory_budget=DEFAULT_MEMORY_BUDGET, progress=progress,
+        progress_every=progress_every, checkpoint=None, mesh=mesh,
     )
     result = many[0]
     config = {k: v for k, v in result.config.items() if k not in ("chunk_size", "fold")}
     result = FitResult(result.coef, result.intercept, result.loss_history, result.n_iter, result.status,
                        result.objective, result.residual, result.classes, FrozenDict(config))
     warn_if_unfinished(result.status, result.residual, config["tol"], steps)
-    ds = _data.check_dataset(X, y, sample_weight, class_weight)
     if not standardize:
         warn_on_scale(ds.X, ds.sample_weight, names)
     if float(result.config["l1"]) == 0 and float(result.config["l2"]) == 0 and separates(

@@ -43,7 +43,9 @@ def test_budget_picks_the_chunk_and_chunks_reuse_one_program():
     before = trace_count()
     small = jaxlr.sweep(X, y, memory_budget=budget, **options)
     assert small.config["chunk_size"] == 2
-    assert trace_count() - before == 1  # 5 chunks (the last padded), one compiled program
+    # 5 chunks (the last padded), one compiled program at most: an earlier test may already have
+    # compiled it, since shapes are padded to buckets that tests share
+    assert trace_count() - before <= 1
     _assert_same(small, whole)
     before = trace_count()
     jaxlr.sweep(X, y, memory_budget=budget, **options)
