@@ -766,6 +766,8 @@ class LogisticRegressionCV(LogisticRegression):
             Xp, cp, _ = _core_inputs(Xc, codes, weights)
             Wp = np.zeros((W.shape[0], Xp.shape[0]), W.dtype)
             Wp[:, :n_samples] = W
+            # every lane starts from zero (no warm-started path='auto'), so each is exactly
+            # LogisticRegression on its fold: warm starts stop elsewhere inside the tolerance ball
             raw = fit_many(Xp, cp, l1=pens[:, 0], l2=pens[:, 1], learning_rate=self.learning_rate,
                            fold=fold_ids, fold_weights=Wp, solver=_core_solver(self.solver),
                            steps=int(self.max_iter), tol=self.tol,
