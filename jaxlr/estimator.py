@@ -234,8 +234,11 @@ def _check_liblinear_data(X, n_classes):
     if n_classes > 2:
         raise ValueError(_MULTICLASS_LIBLINEAR)
     if (X.max() if sp.issparse(X) else np.max(X)) > 1e30:
+        # scikit-learn's wording (its liblinear freezes); jaxlr's solvers do not freeze, but none
+        # converges at this scale (max|grad| ~ 1e55 after 100 Newton steps on [[0], [1e100]])
         raise ValueError("Using the 'liblinear' solver while X contains a maximum value > 1e30 results in a "
-                         "frozen fit. Please choose another solver or rescale the input X.")
+                         "frozen fit. Please choose another solver or rescale the input X. (jaxlr: no solver "
+                         "converges at this scale; rescale X.)")
 
 
 def _with_intercept_column(X, scaling):
