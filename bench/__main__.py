@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import gd, machine, peers, report
+from . import cv, first_answer, gd, machine, peers, report
 from .common import peak_rss_bytes
 
 
@@ -37,6 +37,9 @@ def run(quick: bool, png: str | None, tiny: bool = False) -> dict:
     sc["slope_K"] = gd.slope([s["K"] for s in res["gd"]["sweeps"]], [s["step_s"] for s in res["gd"]["sweeps"]])
     sc["png"] = gd.plot(res["gd"], sc, png) if png else None
     res["scaling"] = sc
+    res["cv"] = cv.measure(quick, tiny)
+    res["first_answer"] = first_answer.measure(1 if tiny else 3, first_answer.CASES[:1] if tiny else None,
+                                               cli=not tiny)
     res["limits_end"] = machine.limits(quick, tiny)
     res["drift"] = machine.drift(res["limits_start"], res["limits_end"])
     res["memory"] = {"bench_peak_rss_bytes": peak_rss_bytes()}

@@ -135,7 +135,7 @@ def _median_runs(make, repeat: int) -> dict:
     return {**mid, "wall_s": statistics.median(r["wall_s"] for r in runs), "all_s": [r["wall_s"] for r in runs]}
 
 
-def measure(repeat: int = 3, cases=None) -> dict:
+def measure(repeat: int = 3, cases=None, cli: bool = True) -> dict:
     """Every case: scikit-learn, jaxlr cold (empty cache) and warm, fresh processes."""
     results = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -147,7 +147,8 @@ def measure(repeat: int = 3, cases=None) -> dict:
             warm = _median_runs(lambda i: _run(_script(data, jx, warm_cache, True)), repeat)
             skl = _median_runs(lambda i: _run(_script(data, sk, None, False)), repeat)
             results.append(_row(case, data, skl, cold, warm))
-        results.append(_cli(tmp, repeat))
+        if cli:
+            results.append(_cli(tmp, repeat))
     second = _run(SECOND_SHAPE)
     return {"repeat": repeat, "cases": results, "second_shape": second}
 

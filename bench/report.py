@@ -89,4 +89,12 @@ def markdown(res: dict) -> str:
     sc = res["scaling"]
     lines += ["", f"Growth (log-log slope of GD step time): m {sc['slope_m']:.2f}, n {sc['slope_n']:.2f}, "
               f"K {sc['slope_K']:.2f}" + (f"; plot {sc['png']}" if sc.get("png") else "")]
+    if "cv" in res:
+        from .cv import markdown as cv_markdown
+
+        lines += ["", cv_markdown(res["cv"])]
+    if "first_answer" in res:
+        from .first_answer import markdown as first_markdown
+
+        lines += ["", first_markdown(res["first_answer"])]
     return "\n".join(lines)

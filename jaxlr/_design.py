@@ -60,7 +60,7 @@ class DenseDesign:
     def gram(self, D: jax.Array) -> jax.Array:
         if D.ndim == 1:
             return (self.X * D[:, None]).T @ self.X
-        return jnp.einsum("mi,mk,mj->kij", self.X, D, self.X)
+        return pairwise_gram(self.X, D)
 
     def rows(self, idx: jax.Array) -> "DenseDesign":
         return DenseDesign(self.X[idx])
@@ -70,6 +70,39 @@ class DenseDesign:
 
     def __getitem__(self, idx) -> "DenseDesign":
         return self.rows(idx)
+
+
+GRAM_BLOCK = 256  # rows per block of the pairwise products (a block stays in cache)
+
+
+def pairwise_gram(X: jax.Array, D: jax.Array) -> jax.Array:
+    """``H[k] = X^T diag(D[:, k]) X`` for every column k of D (m, K): (K, n, n).
+
+    As one matrix product ``D^T P`` where row i of P holds the pairwise products ``x_a x_b``
+    (a <= b) of row i of X, formed block by block so P never exists whole: every lane's Gram
+    matrix comes out of one large GEMM (K x m x n(n+1)/2), instead of K products that each read
+    a weighted copy of X (6x faster at m = 20,000, n = 64, K = 64 in bench/).
+    """
+    m, n = X.shape
+    K = D.shape[1]
+    if m < 2 * GRAM_BLOCK:
+        return jnp.einsum("mi,mk,mj->kij", X, D, X)
+    rows, cols = np.triu_indices(n)
+    blocks, rest = divmod(m, GRAM_BLOCK)
+
+    def pairs(x):
+        return x[:, rows] * x[:, cols]
+
+    def body(i, acc):
+        x = jax.lax.dynamic_slice_in_dim(X, i * GRAM_BLOCK, GRAM_BLOCK)
+        d = jax.lax.dynamic_slice_in_dim(D, i * GRAM_BLOCK, GRAM_BLOCK)
+        return acc + d.T @ pairs(x)
+
+    upper = jax.lax.fori_loop(0, blocks, body, jnp.zeros((K, len(rows)), X.dtype))
+    if rest:
+        upper = upper + D[blocks * GRAM_BLOCK:].T @ pairs(X[blocks * GRAM_BLOCK:])
+    H = jnp.zeros((K, n, n), X.dtype).at[:, rows, cols].set(upper)
+    return H + jnp.swapaxes(jnp.triu(H, 1), 1, 2)
 
 
 def linear(design: Any, W: jax.Array) -> jax.Array:

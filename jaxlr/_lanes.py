@@ -82,7 +82,7 @@ def pow2_bucket(n: int, minimum: int = 1) -> int:
 
 
 def check_options(*, solver, steps, tol, batch_size, fit_intercept, n_samples, n_features,
-                  n_classes, uses_l1, learning_rate_grid: bool = False) -> tuple[Any, float | None]:
+                  n_classes, uses_l1, learning_rate_grid: bool = False, n_models: int = 1) -> tuple[Any, float | None]:
     """Host-side checks shared by ``fit`` and ``sweep``; returns (resolved solver, tol)."""
     _data.check_scalar("steps", steps, minimum=1, integer=True)
     if batch_size is not None:
@@ -103,7 +103,7 @@ def check_options(*, solver, steps, tol, batch_size, fit_intercept, n_samples, n
             )
     n_params = n_parameters(n_features, n_classes, bool(fit_intercept))
     resolved = resolve_solver(solver, uses_l1=uses_l1, minibatch=batch_size is not None, n_params=n_params,
-                              learning_rate_grid=learning_rate_grid)
+                              learning_rate_grid=learning_rate_grid, n_samples=n_samples, n_models=n_models)
     return resolved, tol
 
 
@@ -576,7 +576,7 @@ def fit_dataset(ds: _data.Dataset, *, l2, l1, learning_rate, seed, fold, fold_we
     resolved, tol = check_options(
         solver=solver, steps=steps, tol=tol, batch_size=batch_size, fit_intercept=fit_intercept,
         n_samples=n_samples, n_features=n_features, n_classes=ds.n_classes, uses_l1=max(l1s) > 0,
-        learning_rate_grid=len(set(learning_rates)) > 1,
+        learning_rate_grid=len(set(learning_rates)) > 1, n_models=n_models,
     )
     if len(set(learning_rates)) > 1 and not uses_learning_rate(resolved):
         raise ValueError(f"learning_rate: solver {resolved!r} does not use a learning rate; give one value")
@@ -637,7 +637,7 @@ def fit_dataset(ds: _data.Dataset, *, l2, l1, learning_rate, seed, fold, fold_we
         chunk_size = min(_data.check_scalar("chunk_size", chunk_size, minimum=1, integer=True), n_models)
         chunk_size = -(-chunk_size // n_lane_dev) * n_lane_dev  # whole lanes per device
 
-    use_path = check_path_option(path, resolved, tol, checkpoint, mesh, n_models, l1s, l2s)
+    use_path = check_path_option(path, resolved, tol, checkpoint, mesh, n_models, l1s, l2s, n_samples, n_params)
     prepared = prepare(Xf, ds.y, np.asarray(W, dtype), transpose=use_transpose(resolved, batch_size, mesh),
                        n_row_multiple=n_row_dev, mesh=mesh)
     run = dict(steps=int(steps), to_tolerance=tol is not None, fit_intercept=bool(fit_intercept),
@@ -663,7 +663,7 @@ def fit_dataset(ds: _data.Dataset, *, l2, l1, learning_rate, seed, fold, fold_we
                        config=FrozenDict(config))
 
 
-def check_path_option(path, solver, tol, checkpoint, mesh, n_models, l1s, l2s) -> bool:
+def check_path_option(path, solver, tol, checkpoint, mesh, n_models, l1s, l2s, n_rows=0, n_params=0) -> bool:
     """Whether to solve as regularization paths (``path``: True, False or "auto")."""
     if isinstance(path, str):
         if path != "auto":
@@ -677,11 +677,27 @@ def check_path_option(path, solver, tol, checkpoint, mesh, n_models, l1s, l2s) -
             raise ValueError("path=True needs a tolerance (tol), one device (no mesh) and no checkpoint")
         return False
     if path == "auto":
-        # warm starts save iterations of iterative solvers; Newton needs a handful from anywhere,
-        # and a path's points run one after another, so parallel lanes win there
-        strengths = len(set(np.add(l1s, l2s).tolist()))
-        return solver != "newton" and strengths >= 3
+        return path_pays(solver, len(set(np.add(l1s, l2s).tolist())), n_models, n_rows, n_params)
     return True
+
+
+# Iterations to tolerance from zero and warm-started from a neighbouring penalty (measured on
+# breast cancer and synthetic grids: Newton halves, L-BFGS saves a fifth: it restarts its memory),
+# and the per-step overhead of a program step in multiply-add equivalents (XLA:CPU, small ops).
+PATH_ITERATIONS = {"newton": (8, 4), "lbfgs": (60, 48)}
+STEP_OVERHEAD = 2e6
+
+
+def path_pays(solver, n_points: int, n_models: int, n_rows: int, n_params: int) -> bool:
+    """Whether a warm-started path (``n_points`` points of ``n_models / n_points`` lanes, one
+    after another) is estimated to cost less than all ``n_models`` lanes in parallel."""
+    if solver not in PATH_ITERATIONS or n_points < 3:
+        return False
+    cold, warm = PATH_ITERATIONS[solver]
+    per_lane = n_rows * (n_params * n_params if solver == "newton" else 4 * n_params)
+    parallel = cold * (STEP_OVERHEAD + n_models * per_lane)
+    path = n_points * warm * (STEP_OVERHEAD + n_models / n_points * per_lane)
+    return path < parallel
 
 
 def path_points(l1s, l2s, learning_rates, seeds, folds) -> list[np.ndarray] | None:

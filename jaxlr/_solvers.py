@@ -379,6 +379,10 @@ SECOND_ORDER: dict[str, Callable[[], Solver]] = {"lbfgs": lbfgs, "newton": newto
 L1_SOLVERS = ("fista",)
 SOLVER_NAMES = ("auto", *FIRST_ORDER, *SECOND_ORDER)
 NEWTON_MAX_PARAMS = 200  # above this many parameters "auto" prefers lbfgs to an exact Hessian
+# Newton's step costs ~ m p^2 per model (the Hessian), L-BFGS's ~ 4 m p, and Newton needs ~5x fewer
+# steps: "auto" takes Newton while the Hessian is cheap next to the per-step overheads, i.e. while
+# m * p^2 * models stays under this many multiply-adds per step (bench/README.md)
+NEWTON_MAX_WORK = 2**25
 
 
 def uses_learning_rate(spec) -> bool:
@@ -387,12 +391,14 @@ def uses_learning_rate(spec) -> bool:
     )
 
 
-def resolve_solver(spec, *, uses_l1: bool, minibatch: bool, n_params: int, learning_rate_grid: bool = False):
+def resolve_solver(spec, *, uses_l1: bool, minibatch: bool, n_params: int, learning_rate_grid: bool = False,
+                   n_samples: int = 0, n_models: int = 1):
     """Check a solver name / transformation on the host and resolve ``"auto"``.
 
     ``"auto"``: ``"fista"`` with L1, ``"gd"`` with minibatches or a grid of learning rates (the
     only thing a learning rate changes is a first-order solver), else ``"newton"`` up to
-    ``NEWTON_MAX_PARAMS`` parameters and ``"lbfgs"`` above.
+    ``NEWTON_MAX_PARAMS`` parameters while its Hessians are cheap (``NEWTON_MAX_WORK``), and
+    ``"lbfgs"`` otherwise.
     """
     if isinstance(spec, optax.GradientTransformation) or (callable(spec) and not isinstance(spec, str)):
         if uses_l1:
@@ -407,7 +413,8 @@ def resolve_solver(spec, *, uses_l1: bool, minibatch: bool, n_params: int, learn
             return "fista"
         if minibatch or learning_rate_grid:
             return "gd"
-        return "newton" if n_params <= NEWTON_MAX_PARAMS else "lbfgs"
+        cheap = n_samples * n_params * n_params * n_models <= NEWTON_MAX_WORK
+        return "newton" if n_params <= NEWTON_MAX_PARAMS and cheap else "lbfgs"
     if uses_l1 and spec not in L1_SOLVERS:
         raise ValueError(
             f"solver={spec!r} cannot handle an L1 penalty (l1 > 0); use solver='fista' or 'auto'"
