@@ -15,13 +15,14 @@ It takes minutes, so the default ``pytest`` run deselects it (marker ``sklearn_s
 
 From a checkout, ``python tests/test_sklearn_suite.py [-k EXPR]`` runs (part of) the suite and
 prints each outcome; ``--compare`` also runs the unmodified file against scikit-learn and
-prints both wall times (each a fresh process, jaxlr's from an empty compilation cache).
+prints both wall and CPU times (each a fresh process, jaxlr's from an empty compilation cache).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -93,8 +94,9 @@ def generate(directory: Path, estimators: str = "jaxlr") -> Path:
 
 
 def run_suite(directory: Path, estimators: str = "jaxlr", extra=(), timeout: float = 3600):
-    """Run the suite in a fresh process; returns (outcomes {test id: (outcome, message)}, wall
-    seconds, return code, output)."""
+    """Run the suite in a fresh process; returns (outcomes {test id: (outcome, message)}, (wall,
+    CPU) seconds, return code, output). CPU time (user + system, the process and its children) is
+    less sensitive than wall time to other work on a shared machine."""
     path = generate(directory, estimators)
     cache = directory / "jax-cache"  # empty: the wall time includes every compilation
     cache.mkdir(exist_ok=True)
@@ -105,9 +107,12 @@ def run_suite(directory: Path, estimators: str = "jaxlr", extra=(), timeout: flo
     cmd = [sys.executable, "-m", "pytest", "-p", "sklearn.conftest", "-p", "no:cacheprovider", "-q", "-rN",
            "-o", "addopts=", "-o", "testpaths=", "--rootdir", str(directory), f"--junitxml={report}",
            str(path), *extra]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run(cmd, cwd=directory, env=env, capture_output=True, text=True, timeout=timeout)
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     outcomes = {}
     if report.exists():
         for case in ET.parse(report).getroot().iter("testcase"):
@@ -120,7 +125,7 @@ def run_suite(directory: Path, estimators: str = "jaxlr", extra=(), timeout: flo
                 outcomes[name] = ("skipped", (case.find("skipped").get("message") or "")[:200])
             else:
                 outcomes[name] = ("passed", "")
-    return outcomes, wall, out.returncode, out.stdout + out.stderr
+    return outcomes, (wall, cpu), out.returncode, out.stdout + out.stderr
 
 
 def exemption(test_id: str) -> str | None:
@@ -142,10 +147,10 @@ def summarize(outcomes: dict) -> dict:
 
 @pytest.mark.sklearn_suite
 def test_sklearn_test_logistic_passes(tmp_path):
-    outcomes, wall, rc, output = run_suite(tmp_path)
+    outcomes, (wall, cpu), rc, output = run_suite(tmp_path)
     assert rc in (0, 1) and outcomes, f"pytest exited with {rc} (5: no tests collected):\n{output[-3000:]}"
     groups = summarize(outcomes)
-    print(f"\nscikit-learn's test_logistic.py against jaxlr: {wall:.0f} s wall; "
+    print(f"\nscikit-learn's test_logistic.py against jaxlr: {wall:.0f} s wall, {cpu:.0f} s CPU; "
           + ", ".join(f"{len(v)} {k}" for k, v in groups.items()))
     for test_id in groups["exempt"]:
         print(f"  exempt: {test_id}: {exemption(test_id)}")
@@ -166,19 +171,21 @@ def main(argv: list[str]) -> int:
         for estimators in (("sklearn", "jaxlr") if compare else ("jaxlr",)):
             directory = Path(tmp) / estimators
             directory.mkdir()
-            outcomes, wall, rc, output = run_suite(directory, estimators, extra)
-            results[estimators] = wall
+            outcomes, (wall, cpu), rc, output = run_suite(directory, estimators, extra)
+            results[estimators] = wall, cpu
             groups = summarize(outcomes) if estimators == "jaxlr" else {}
             for name in ("failing", "exempt but passing"):
                 for test_id in groups.get(name, []):
                     print(f"{name.upper()}: {test_id}: {outcomes[test_id][1]}")
             counts = ", ".join(f"{len(v)} {k}" for k, v in groups.items()) or \
                 f"{sum(o == 'passed' for o, _ in outcomes.values())} passed"
-            print(f"against {estimators}: {wall:.1f} s wall, pytest exit {rc}; {counts}")
+            print(f"against {estimators}: {wall:.1f} s wall, {cpu:.1f} s CPU, pytest exit {rc}; {counts}")
             if rc not in (0, 1):
                 print(output[-3000:])
         if compare:
-            print(f"wall-time ratio jaxlr / scikit-learn: {results['jaxlr'] / results['sklearn']:.2f}")
+            (wall_j, cpu_j), (wall_s, cpu_s) = results["jaxlr"], results["sklearn"]
+            print(f"jaxlr / scikit-learn: wall time {wall_j / wall_s:.2f}, CPU time {cpu_j / cpu_s:.2f} "
+                  f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
     return 0
 
 
