@@ -701,6 +701,7 @@ class LogisticRegressionCV(LogisticRegression):
         _check_bool("refit", self.refit)
         penalty, l1_ratios, scoring, legacy = self._options()
         Cs = self._Cs()
+        scorer = None if scoring is None else get_scorer(scoring)  # a bad name fails before compiling
         liblinear = self.solver == "liblinear"
         X, y = validate_data(self, X, y, accept_sparse=("csr", "csc", "coo"), dtype=_input_dtype(self.solver),
                              order="C")
@@ -792,7 +793,7 @@ class LogisticRegressionCV(LogisticRegression):
             intercepts.append(b)
         coefs = np.asarray(coefs).reshape(*shape, width, n_features)
         intercepts = np.asarray(intercepts).reshape(*shape, width)
-        scores = self._cv_scores(X, y, folds, coefs, intercepts, scoring, routed.scorer.score, sample_weight)
+        scores = self._cv_scores(X, y, folds, coefs, intercepts, scorer, routed.scorer.score, sample_weight)
         self._set_attributes(X, classes, Cs, l1_ratios, ratios, penalty, legacy, coefs, intercepts,
                              scores, n_iter, n_folds)
         self.status_ = status[:n_folds]
@@ -814,12 +815,12 @@ class LogisticRegressionCV(LogisticRegression):
                           "finite or above its start); lower the learning rate or use a line-search solver "
                           "('lbfgs', 'newton').", ConvergenceWarning, stacklevel=3)
 
-    def _cv_scores(self, X, y, folds, coefs, intercepts, scoring, score_params, sample_weight):
-        """(n_folds, n_l1_ratios, n_Cs) scores on the test folds, as scikit-learn computes them."""
+    def _cv_scores(self, X, y, folds, coefs, intercepts, scorer, score_params, sample_weight):
+        """(n_folds, n_l1_ratios, n_Cs) scores on the test folds, as scikit-learn computes them
+        (``scorer`` None: accuracy with the test fold's sample weights)."""
         classes = self.classes_
         Xs = X.tocsr() if sp.issparse(X) and X.format == "coo" else X
         model = _Fitted(classes, X.shape[1])
-        scorer = None if scoring is None else get_scorer(scoring)
         if scorer is not None and hasattr(scorer, "_score_func"):
             # rebuilt with the known labels: a test fold may lack a class (scikit-learn does the same)
             sig = inspect.signature(scorer._score_func).parameters

@@ -346,6 +346,23 @@ def test_cv_attributes_have_sklearns_types_and_shapes(iris, legacy, l1_ratios):
             assert np.asarray(a).dtype.kind == np.asarray(b).dtype.kind, name
 
 
+@pytest.mark.parametrize("params, match", [
+    (dict(scoring="accuracy_percent"), "scoring"), (dict(Cs=0), "Cs"), (dict(Cs=[1.0, -1.0]), "Cs"),
+    (dict(l1_ratios=[0.5, 2.0], solver="saga"), "l1_ratio"), (dict(refit="yes"), "refit"),
+    (dict(use_legacy_attributes="no"), "use_legacy_attributes"), (dict(penalty=None), "penalty"),
+    (dict(solver="liblinear", l1_ratios=(0.5,)), "elasticnet"), (dict(cv="five"), "cv"),
+])
+def test_cv_bad_parameters_raise_before_compiling(cancer, params, match, monkeypatch):
+    import jaxlr.estimator
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("the core was called")
+
+    monkeypatch.setattr(jaxlr.estimator, "fit_many", no_fit)
+    with pytest.raises((ValueError, TypeError), match=match):
+        LogisticRegressionCV(**{**LEGACY_OFF, **params}).fit(*cancer)
+
+
 @pytest.mark.parametrize("routing", [False, True])
 def test_cv_label_aware_scorer_on_folds_missing_a_class(routing):
     X, y = np.arange(6.0)[:, None], np.array(["a", "a", "b", "b", "c", "c"])
