@@ -72,7 +72,7 @@ def jaxlr_side(names, repeat: int) -> dict:
         jaxlr.LogisticRegressionCV(Cs=10, cv=5).fit(X, y)
         first = time.perf_counter() - start
         seconds, model = _time(lambda: jaxlr.LogisticRegressionCV(Cs=10, cv=5).fit(X, y), repeat)
-        out[name] = {"seconds": seconds, "first_call_s": first, "C_": float(model.C_),
+        out[name] = {"seconds": seconds, "first_call_s": first, "C_": float(np.ravel(model.C_)[0]),
                      "solver": model.solver_, "max_n_iter": int(np.max(model.n_iter_))}
     return out
 

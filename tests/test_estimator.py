@@ -41,15 +41,9 @@ def _rel_err(a, b):
 # ----------------------------------------------------------------------------- the contract
 
 
-# the estimators declare sparse input (scikit-learn's tags); the core takes it once issue 14 lands
-WAITS_FOR_SPARSE_CORE = {"check_estimator_sparse_array", "check_estimator_sparse_matrix", "check_estimator_sparse_tag",
-                         "check_sample_weight_equivalence_on_sparse_data"}
-
-
 @parametrize_with_checks([LogisticRegression()])
-def test_sklearn_estimator_checks(estimator, check, request):
-    if getattr(check, "func", check).__name__ in WAITS_FOR_SPARSE_CORE:
-        request.applymarker(pytest.mark.xfail(strict=True, reason="waits for the sparse core (issue 14)"))
+def test_sklearn_estimator_checks(estimator, check):
+    """Every check, the sparse ones included (the estimators declare sparse input)."""
     check(estimator)
 
 
@@ -216,6 +210,20 @@ def test_cv_multinomial_same_C_as_sklearn(iris):
     assert ours.C_ == ref.C_
     assert ours.coef_.shape == ref.coef_.shape == (3, 4)
     assert ours.coefs_paths_.shape == ref.coefs_paths_.shape
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_cv_default_accuracy_equals_the_accuracy_scorer(iris, binary):
+    """The default score (accuracy of every lane from one product) equals scoring='accuracy',
+    which goes through scikit-learn's scorer one model at a time; with sample weights too."""
+    X, y = iris
+    labels = np.where(y == 2, "b", "a") if binary else y
+    w = np.random.default_rng(0).uniform(0.5, 2.0, size=len(y))
+    kw = dict(Cs=[1e-3, 0.1, 1.0, 100.0], cv=3, l1_ratios=(0,), use_legacy_attributes=False, tol=1e-6)
+    fast = LogisticRegressionCV(scoring=None, **kw).fit(X, labels, sample_weight=w)
+    slow = LogisticRegressionCV(scoring="accuracy", **kw).fit(X, labels, sample_weight=w)
+    np.testing.assert_allclose(fast.scores_, slow.scores_, rtol=1e-13)  # summation order differs
+    assert len(np.unique(fast.scores_)) > 1  # the Cs score differently: the check can fail
 
 
 def test_cv_lanes_are_the_fold_fits(cancer):
@@ -389,7 +397,6 @@ def test_cv_routes_sample_weight_to_the_scorer(cancer):
         cv.fit(X, y, extra=1)
 
 
-@pytest.mark.xfail(strict=True, reason="waits for the sparse core (issue 14)")
 @pytest.mark.parametrize("fmt", ["csr", "csc", "coo"])
 def test_sparse_input_matches_dense(cancer, fmt):
     X, y = cancer[0][:, :6], cancer[1]

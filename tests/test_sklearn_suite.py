@@ -69,7 +69,6 @@ EXEMPT = {
 
 IMPORT = re.compile(r"^from sklearn\.linear_model import LogisticRegression, LogisticRegressionCV, (.+)$",
                     re.MULTILINE)
-SPARSE_HINT = re.compile(r"csr|coo|sparse", re.IGNORECASE)
 
 
 def sklearn_test_file() -> Path:
@@ -157,8 +156,7 @@ def test_sklearn_test_logistic_passes(tmp_path):
     assert not stale, f"EXEMPT names tests that no longer exist: {stale}"
     assert not groups["exempt but passing"], (
         f"exempt tests now pass; remove them from EXEMPT: {groups['exempt but passing']}")
-    failing = [f"{t}: {outcomes[t][1]}" + (" [sparse input: waits for the sparse core, issue 14]"
-                                           if SPARSE_HINT.search(t) else "") for t in groups["failing"]]
+    failing = [f"{t}: {outcomes[t][1]}" for t in groups["failing"]]
     assert not failing, f"{len(failing)} scikit-learn tests fail against jaxlr:\n" + "\n".join(failing)
 
 
