@@ -49,6 +49,12 @@ EXEMPT = {
     "test_newton_cholesky_fallback_to_lbfgs":
         "pins scikit-learn's newton-cholesky -> lbfgs fallback on a singular Hessian and its lbfgs iteration "
         "counts (jaxlr's Newton damps the Hessian instead of switching solvers)",
+    **{f"test_LogisticRegression_elastic_net_objective[{r}-100.0]": (
+        "pins where saga stops at its default tol: the test's 'objective' is C * mean log-loss + penalty, while "
+        "both libraries minimise C * summed log-loss + penalty (n = 1000 times weaker penalty), and its FIXME "
+        "says the random state was fixed to make it pass. With exact solutions the assertion holds (checked: "
+        "scikit-learn's saga and jaxlr to tol 1e-10 both give 56.37807 < 56.37811 at l1_ratio 0.1); at tol "
+        "1e-4 jaxlr's Newton (l1_ratio=0) stops 4e-4 from the optimum on the side this proxy favours") for r in ("0.1", "0.5", "0.9")},
     "test_large_sparse_matrix[csr_matrix-liblinear]":
         "pins the 32-bit sparse-index limit of scikit-learn's liblinear C code, which jaxlr does not have",
     "test_large_sparse_matrix[csr_matrix-sag]":
