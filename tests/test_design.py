@@ -100,6 +100,16 @@ def test_dense_pad_and_gram():
     np.testing.assert_allclose(_design.dense(X).gram(d), X.T @ (d[:, None] * X), atol=ATOL)
 
 
+@pytest.mark.parametrize("n_weights", [1, _design.PAIRWISE_MIN_WEIGHTS - 1, _design.PAIRWISE_MIN_WEIGHTS, 20])
+@pytest.mark.parametrize("m", [37, 3 * _design.GRAM_BLOCK + 5])  # below and above the blocked form
+def test_dense_gram_of_many_weights(m, n_weights):
+    """Both forms (a weighted GEMM per column below PAIRWISE_MIN_WEIGHTS, pairwise products
+    from it on) give X^T diag(D[:, k]) X for every k."""
+    rng = np.random.default_rng(5)
+    X, D = rng.standard_normal((m, 6)), rng.random((m, n_weights))
+    np.testing.assert_allclose(_design.dense(X).gram(D), np.einsum("mi,mk,mj->kij", X, D, X), atol=1e-10)
+
+
 def test_a_width_that_holds_every_row_is_one_chunk_per_row():
     rng = np.random.default_rng(4)
     X = (rng.random((30, 12)) < 0.4) * rng.standard_normal((30, 12))

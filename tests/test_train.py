@@ -190,3 +190,20 @@ def test_perfect_separation_is_reported():
     with warnings.catch_warnings():
         warnings.simplefilter("error", jaxlr.PerfectSeparationWarning)
         jaxlr.fit(X, y, solver="newton", l2=0.1)  # penalized: the optimum exists
+
+
+@pytest.mark.parametrize("m", [200, 3 * (1 << 14) + 7])  # all rows, and evenly spaced rows of many
+def test_scale_warning_names_the_extreme_column(m):
+    from jaxlr._train import SCALE_CHECK_ROWS, ScaleWarning, warn_on_scale
+
+    assert m < SCALE_CHECK_ROWS or m // SCALE_CHECK_ROWS > 1
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((m, 4))
+    X[:, 3] = 5.0  # constant: no scale to compare
+    weights = np.ones(m)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_on_scale(X, weights)  # nothing extreme
+    X[:, 1] *= 1e5
+    with pytest.warns(ScaleWarning, match=r"X: column 1 has a scale 5 orders of magnitude"):
+        warn_on_scale(X, weights)
