@@ -61,14 +61,20 @@ def params(out):
         return p["coef"], p["intercept"]
 
 
-def test_libsvm_fit_stays_sparse_and_matches_dense(env, files, tmp_path):
-    options = ["--l2", "0.01", "--test-size", "0.2", "--tol", "1e-9", "-q"]
-    sparse = jaxlr_cli(env, "fit", files / "d.svm", "--out", tmp_path / "s", *options)
+def run_both_ways(env, command, sparse_file, dense_file, tmp_path, options):
+    """``command`` on the sparse file (densifying raises) into ``tmp_path/s`` and on the dense
+    one into ``tmp_path/d``; both succeed with the same parameters."""
+    sparse = jaxlr_cli(env, command, sparse_file, "--out", tmp_path / "s", *options)
     assert sparse.returncode == 0, sparse.stderr
-    dense = jaxlr_cli(env, "fit", files / "dense.npz", "--out", tmp_path / "d", *options, dense_allowed=True)
+    dense = jaxlr_cli(env, command, dense_file, "--out", tmp_path / "d", *options, dense_allowed=True)
     assert dense.returncode == 0, dense.stderr
     for a, b in zip(params(tmp_path / "s"), params(tmp_path / "d")):
         np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+
+
+def test_libsvm_fit_stays_sparse_and_matches_dense(env, files, tmp_path):
+    options = ["--l2", "0.01", "--test-size", "0.2", "--tol", "1e-9", "-q"]
+    run_both_ways(env, "fit", files / "d.svm", files / "dense.npz", tmp_path, options)
     rows = [(tmp_path / o / "results.csv").read_text().splitlines() for o in ("s", "d")]
     header, (s_row, d_row) = rows[0][0].split(","), (r[1].split(",") for r in rows)
     for name in ("train_loss", "train_accuracy", "train_auc", "val_loss", "val_accuracy", "val_auc"):
@@ -80,12 +86,7 @@ def test_libsvm_fit_stays_sparse_and_matches_dense(env, files, tmp_path):
 
 def test_sparse_npz_sweep_with_folds_matches_dense(env, files, tmp_path):
     options = ["--l2", "0.001,0.1", "--folds", "3", "--solver", "lbfgs", "--tol", "1e-9", "-q"]
-    sparse = jaxlr_cli(env, "sweep", files / "sparse.npz", "--out", tmp_path / "s", *options)
-    assert sparse.returncode == 0, sparse.stderr
-    dense = jaxlr_cli(env, "sweep", files / "dense.npz", "--out", tmp_path / "d", *options, dense_allowed=True)
-    assert dense.returncode == 0, dense.stderr
-    for a, b in zip(params(tmp_path / "s"), params(tmp_path / "d")):
-        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-6)
+    run_both_ways(env, "sweep", files / "sparse.npz", files / "dense.npz", tmp_path, options)
     files_written = {p.name for p in (tmp_path / "s").iterdir()}
     assert files_written == {p.name for p in (tmp_path / "d").iterdir()}  # the same figures as for dense data
     assert any(name.endswith("curve.png") and name != "loss_curve.png" for name in files_written)
