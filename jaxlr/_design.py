@@ -41,6 +41,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from . import _data
+
 
 @partial(jax.tree_util.register_dataclass, data_fields=["X", "XT"], meta_fields=[])
 @dataclasses.dataclass(frozen=True)
@@ -73,10 +75,13 @@ class DenseDesign:
         return self.XT @ R if self.XT is not None else self.X.T @ R
 
     def gram(self, D: jax.Array) -> jax.Array:
+        def weighted(d):
+            return (self.X * d[:, None]).T @ self.X
+
         if D.ndim == 1:
-            return (self.X * D[:, None]).T @ self.X
+            return weighted(D)
         if D.shape[1] < PAIRWISE_MIN_WEIGHTS:  # a few weight columns: one weighted GEMM each
-            return jax.vmap(lambda d: (self.X * d[:, None]).T @ self.X, in_axes=1)(D)
+            return jax.vmap(weighted, in_axes=1)(D)
         return pairwise_gram(self.X, D)
 
     def rows(self, idx: jax.Array) -> "DenseDesign":
@@ -459,12 +464,8 @@ def _backend_block(block):
 
 
 def is_sparse(X) -> bool:
-    """A scipy.sparse matrix or array, or a ``SparseDesign``."""
-    if isinstance(X, SparseDesign):
-        return True
-    import scipy.sparse
-
-    return scipy.sparse.issparse(X)
+    """A ``SparseDesign`` or sparse input (``_data.is_sparse``: scipy.sparse, BCOO/BCSR)."""
+    return isinstance(X, SparseDesign) or _data.is_sparse(X)
 
 
 def sparse(X, transpose: bool = False, *, block: int | None = None, width=None) -> SparseDesign:

@@ -27,6 +27,7 @@ import numpy as np
 from . import _data
 from . import sharding as _sharding
 from ._lanes import check_init, fit_many
+from ._model import host_logits
 from ._results import HISTORY_HEAD, HISTORY_SIZE, FrozenDict, Status, SweepResult, history_steps
 
 SETTING_KEYS = ("learning_rate", "l2", "l1")
@@ -58,10 +59,10 @@ def validation_loss(X, y, weights, coef, intercept) -> np.ndarray:
     for lo in range(0, coef.shape[0], step):
         c, b, w = coef[lo:lo + step], intercept[lo:lo + step], weights[lo:lo + step]
         if coef.ndim == 2:
-            z = c @ X.T + b[:, None]  # (k, m)
+            z = host_logits(X, c, b)  # (k, m)
             loss = np.where(z >= 0, (1 - y) * z, -y * z) + np.log1p(np.exp(-np.abs(z)))
         else:
-            z = np.einsum("mn,knc->kmc", X, c) + b[:, None, :]
+            z = host_logits(X, c, b)  # (k, m, C)
             top = z.max(axis=-1, keepdims=True)
             lse = top[..., 0] + np.log(np.sum(np.exp(z - top), axis=-1))
             loss = lse - np.take_along_axis(z, np.asarray(y, np.int64)[None, :, None], axis=-1)[..., 0]

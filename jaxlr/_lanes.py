@@ -277,7 +277,7 @@ def _unpack(state_theta, n_features, n_out) -> Params:
 
 COMPILE_COST_S = 0.5  # what compiling a program for a new lane width is assumed to cost
 PROBE_STEPS = 8  # the first round of a chunk that may be compacted; the second is timed
-_COMPILED: set = set()  # (variant, shapes, width, static) compiled in this process
+_COMPILED: set = set()  # (variant, design leaf shapes, width, static) compiled in this process
 
 
 def run_lanes(prepared: Prepared, lanes: Lanes, init, static: Static, *, steps: int, to_tolerance: bool,
@@ -345,11 +345,13 @@ def _train_chunk(prepared: Prepared, chunk: Lanes, theta0, static: Static, *, st
     full = None  # (state, summary) of the whole chunk on the host, once compacted
     round_len = min(every, PROBE_STEPS) if compactable else every
     step_time, t = None, 0
+    # the program depends on every leaf's shape (a sparse design's chunks vary with its pattern)
+    design_sig = tuple((a.shape, str(a.dtype)) for a in jax.tree_util.tree_leaves(prepared.design))
     while True:
         cur = len(members)
         kind = _programs.program_kind(_work_rows(prepared.design), prepared.design.shape[1], cur, n_out,
                                       static.solver, steps)
-        key = (kind, prepared.design.shape, str(prepared.design.dtype), cur, static)
+        key = (kind, design_sig, cur, static)
         control = control._replace(stop_at=np.int32(min(t + round_len, 2**31 - 1)), fresh=np.bool_(t == 0))
         start = time.perf_counter()
         state, summary = _programs.call(kind, static, state, *data, chunk, theta0, control)
@@ -373,7 +375,7 @@ def _train_chunk(prepared: Prepared, chunk: Lanes, theta0, static: Static, *, st
         new = bucket(running.size)
         remaining = min(steps - t, t)  # lanes still running may need about as many steps again
         saving = step_time * remaining * (cur - new) / width
-        compile_cost = 0.0 if (kind, prepared.design.shape, str(prepared.design.dtype), new, static) in _COMPILED \
+        compile_cost = 0.0 if (kind, design_sig, new, static) in _COMPILED \
             else COMPILE_COST_S
         if new < cur and saving > compile_cost:
             host_state = jax.tree_util.tree_map(np.asarray, state)

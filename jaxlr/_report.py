@@ -10,9 +10,12 @@ whatever the core did to fit them (standardized features, folds, a device mesh).
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Sequence
 
 import numpy as np
+
+from ._model import host_logits
 
 HYPER_COLUMNS = ("seed", "learning_rate", "l2", "l1", "fold")
 SETTINGS = ("learning_rate", "l2", "l1")  # what a grid point is; seeds and folds are replicates
@@ -23,17 +26,7 @@ _BLOCK_ELEMENTS = 1 << 24  # logits per scoring block (128 MiB in float64)
 # ----------------------------------------------------------------------------- scores
 
 
-def _logits(X, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
-    """(K, m) or (K, m, C) logits of K models; ``X @ W`` on the host, so X may be a NumPy array
-    or a scipy.sparse matrix."""
-    K, n = coef.shape[:2]
-    if coef.ndim == 2:
-        return np.asarray(X @ coef.T).T + intercept[:, None]
-    C = coef.shape[2]
-    Z = np.asarray(X @ coef.transpose(1, 0, 2).reshape(n, K * C)).reshape(-1, K, C)
-    return Z.transpose(1, 0, 2) + intercept[:, None, :]
-
-
+@functools.lru_cache(maxsize=None)  # one jitted program per process, not one per call
 def _score_fn():
     import jax
     import jax.numpy as jnp
@@ -65,7 +58,7 @@ def scores(coef, intercept, X, codes: np.ndarray, weights: np.ndarray) -> np.nda
         c = np.concatenate([coef[lo:hi], np.repeat(coef[hi - 1:hi], pad, 0)])
         b = np.concatenate([intercept[lo:hi], np.repeat(intercept[hi - 1:hi], pad, 0)])
         w = np.concatenate([weights[lo:hi], np.repeat(weights[hi - 1:hi], pad, 0)]).astype(coef.dtype)
-        out[lo:hi] = np.asarray(fn(_logits(X, c, b), y, w))[: hi - lo]
+        out[lo:hi] = np.asarray(fn(host_logits(X, c, b), y, w))[: hi - lo]
     return out
 
 

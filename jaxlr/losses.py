@@ -100,10 +100,9 @@ def objective_from_logits(logits, labels, sample_weight, coef, l1=0.0, l2=0.0, *
     elif logits.ndim == 2 and logits.shape[1] == 1 and jnp.ndim(labels) == 1:
         # one lane as a vector: XLA:CPU sums an (m, 1) array fused with exp/log1p ~10x slower than
         # the same m values as a vector (bench/README.md, the one-model GD step)
-        weight = None if sample_weight is None else jnp.broadcast_to(
-            jnp.asarray(sample_weight, logits.dtype).reshape(logits.shape[0], -1), logits.shape)[:, 0]
-        loss = weighted_mean(binary_log_loss(logits[:, 0], labels), weight)[None]
-        return loss + penalty(coef, l1, l2, axis=coef_axis)
+        weight = None if sample_weight is None else jnp.reshape(sample_weight, (logits.shape[0], -1))[:, 0]
+        mean = weighted_mean(binary_log_loss(logits[:, 0], labels), weight)[None]
+        return mean + penalty(coef, l1, l2, axis=coef_axis)
     else:
         labels = jnp.asarray(labels)
         loss = binary_log_loss(logits, labels.reshape(labels.shape + (1,) * (logits.ndim - labels.ndim)))

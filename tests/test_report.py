@@ -192,3 +192,8 @@ def test_summary_ranks_settings_by_mean_over_replicates(grid):
     assert len(alive) == 2 and {float(line.split()[0]) for line in lines[2:]} == alive
     means = [float(line.split()[1]) for line in lines[2:]]
     assert means == sorted(means)
+
+
+def test_scoring_program_is_built_once():
+    """A second scoring call reuses the jitted program (a new one per call compiled again)."""
+    assert _report._score_fn() is _report._score_fn()

@@ -204,6 +204,15 @@ def test_multinomial_fits_like_dense(solver):
     same_fit(jaxlr.fit(S3, Y3, solver=solver, l2=1e-2, tol=1e-9), jaxlr.fit(XD3, Y3, solver=solver, l2=1e-2, tol=1e-9))
 
 
+@pytest.mark.parametrize("halving", [None, 2])
+def test_multinomial_sweep_with_folds_scores_like_dense(halving):
+    """Held-out losses of a multinomial sweep on sparse X (computed on the host) equal dense ones."""
+    options = dict(l2=[1e-3, 1e-2, 1e-1, 1.0], folds=2, solver="lbfgs", tol=1e-9, halving=halving)
+    sparse, dense = jaxlr.sweep(S3, Y3, **options), jaxlr.sweep(XD3, Y3, **options)
+    close(sparse.validation_loss, dense.validation_loss)
+    assert np.isfinite(sparse.validation_loss).all()
+
+
 def test_sample_and_class_weights_like_dense():
     w = np.random.default_rng(4).random(len(Y)) * 2
     options = dict(solver="lbfgs", l2=1e-2, tol=1e-9, sample_weight=w, class_weight="balanced")
