@@ -98,8 +98,9 @@ def _add_data_options(parser):
     p.add_argument("--target", metavar="COL",
                    help="label column (CSV/Parquet) or array (.npz, default 'y'); two string values become 0/1")
     p.add_argument("--features", metavar="A,B,...", type=_names, help="feature columns (default: all others)")
-    p.add_argument("--out", metavar="DIR", required=True,
-                   help="directory for results.csv, params.npz, run.json and PNGs (created; its parent must exist)")
+    p.add_argument("--out", metavar="DIR",
+                   help="directory for results.csv, params.npz, run.json and PNGs (created; its parent must exist; "
+                        "default: a new directory jaxlr-COMMAND-DATE-TIME here)")
     p.add_argument("--force", action="store_true", help="replace the results of an earlier run in --out")
     p.add_argument("--test-size", metavar="F", type=_number,
                    help="hold out this fraction (0 < F < 1) or number of rows for validation metrics")
@@ -625,6 +626,16 @@ def _raise_interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
+def default_out_dir(command: str) -> str:
+    """A directory name no earlier run used: ``jaxlr-COMMAND-YYYYmmdd-HHMMSS`` (``-2``, ... if taken)."""
+    base = f"jaxlr-{command}-{time.strftime('%Y%m%d-%H%M%S')}"
+    out, k = base, 1
+    while os.path.exists(out):
+        k += 1
+        out = f"{base}-{k}"
+    return out
+
+
 def main(argv=None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["bench"]:
@@ -636,6 +647,11 @@ def main(argv=None) -> int:
         parser.print_help()
         return 0
     name = f"jaxlr {args.command}"
+    if hasattr(args, "out") and args.out is None:
+        if getattr(args, "resume", False):
+            _say(f"{name}: error: --resume needs --out DIR (the directory of the run to resume)")
+            return EXIT_USAGE
+        args.out = default_out_dir(args.command)
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)  # a kill exits like Ctrl-C
     try:
         return args.func(args)
@@ -645,7 +661,8 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         where = ""
         if args.command == "sweep":
-            where = f"; finished chunks are kept in {os.path.join(args.out, 'checkpoint')} (rerun with --resume)"
+            where = (f"; finished chunks are kept in {os.path.join(args.out, 'checkpoint')} "
+                     f"(rerun with --resume --out {args.out})")
         _say(f"\n{name}: interrupted{where}")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. jaxlr sweep ... | head -1: the reader left early

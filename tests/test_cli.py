@@ -612,3 +612,15 @@ def test_readme_cli_example_runs_as_written_and_converges(env, tmp_path):
         manifest = json.loads((tmp_path / out / "run.json").read_text())
         assert manifest["status_counts"] == {"converged": manifest["n_models"]}, (out, manifest["status_counts"])
     assert json.loads((tmp_path / "sweep2" / "run.json").read_text())["solver"] == "gd"
+
+
+def test_without_out_each_run_gets_a_new_directory(env, small, tmp_path):
+    """The issue's form `jaxlr sweep data.csv --target y --learning-rate ... --l2 ...` runs as written:
+    results go to a new jaxlr-sweep-DATE-TIME directory; a second run never reuses the first's."""
+    args = ("sweep", small, "--target", "y", "--learning-rate", "0.01,0.1", "--l2", "0,1e-3", "-q")
+    for _ in range(2):
+        proc = run(env, *args, cwd=tmp_path)
+        assert proc.returncode == 0, proc.stderr
+    made = sorted(p for p in tmp_path.iterdir() if p.name.startswith("jaxlr-sweep-"))
+    assert len(made) == 2 and all((p / "results.csv").exists() and (p / "run.json").exists() for p in made)
+    one_line_exit_2(run(env, "sweep", small, "--target", "y", "--resume", cwd=tmp_path), "--resume needs --out DIR")
