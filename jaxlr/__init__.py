@@ -5,43 +5,49 @@
     grid = jaxlr.sweep(X, y, seeds=4, l2=[1e-3, 1e-2, 1e-1])  # many, one compiled program
     jaxlr.predict_proba(result, X)
 
+The house: ``jaxlr/_core`` is the pure compiled core (solvers, the one loop driver), ``jaxlr/_train``
+the one entrance to it (data, options and grid checked once, then ``train``), ``jaxlr/_api`` the
+public functions below, ``jaxlr/sklearn`` the scikit-learn adapter and ``jaxlr/cli`` the command
+line with its I/O, reports and plots.
+
 Importing jaxlr changes no global state; ``jaxlr.enable_compilation_cache()`` turns on JAX's
 persistent compilation cache when you want it (the command line does).
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from . import losses as losses
 from . import metrics as metrics
-from ._cache import enable_compilation_cache as enable_compilation_cache
-from ._inference import InferenceTable as InferenceTable
-from ._inference import inference as inference
-from ._model import Params as Params
-from ._model import predict as predict
-from ._model import predict_proba as predict_proba
-from ._results import STATUS_NAMES as STATUS_NAMES
-from ._results import ConvergenceWarning as ConvergenceWarning
-from ._results import FitResult as FitResult
-from ._results import PerfectSeparationWarning as PerfectSeparationWarning
-from ._results import Status as Status
-from ._results import SweepResult as SweepResult
-from ._lanes import fit_many as fit_many
-from ._search import choice as choice
-from ._search import loguniform as loguniform
-from ._search import uniform as uniform
-from ._solve import solve as solve
-from ._sweep import sweep as sweep
-from ._train import fit as fit
-from .losses import binary_cross_entropy as binary_cross_entropy
-from .losses import objective as objective
+from ._api.cache import enable_compilation_cache as enable_compilation_cache
+from ._api.fit import fit as fit
+from ._api.fit import fit_many as fit_many
+from ._api.inference import InferenceTable as InferenceTable
+from ._api.inference import inference as inference
+from ._api.predict import predict as predict
+from ._api.predict import predict_proba as predict_proba
+from ._api.search import choice as choice
+from ._api.search import loguniform as loguniform
+from ._api.search import uniform as uniform
+from ._api.solve import solve as solve
+from ._api.sweep import sweep as sweep
+from ._core.losses import binary_cross_entropy as binary_cross_entropy
+from ._core.losses import objective as objective
+from ._core.model import Params as Params
+from ._core.status import STATUS_NAMES as STATUS_NAMES
+from ._core.status import Status as Status
+from ._train.options import Options as Options
+from ._train.results import ConvergenceWarning as ConvergenceWarning
+from ._train.results import FitResult as FitResult
+from ._train.results import PerfectSeparationWarning as PerfectSeparationWarning
+from ._train.results import SweepResult as SweepResult
 
 _ESTIMATORS = ("LogisticRegression", "LogisticRegressionCV")
 
 __all__ = [
     "ConvergenceWarning", "FitResult", "InferenceTable", "LogisticRegression", "LogisticRegressionCV",
-    "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult", "binary_cross_entropy",
-    "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "loguniform", "losses", "metrics",
-    "objective", "predict", "predict_proba", "solve", "sweep", "uniform",
+    "Options", "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult",
+    "binary_cross_entropy", "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "loguniform",
+    "losses", "metrics", "objective", "predict", "predict_proba", "solve", "sweep", "uniform",
 ]
 
 
@@ -49,11 +55,11 @@ def __getattr__(name):
     # the scikit-learn estimators load lazily: scikit-learn is an optional extra
     if name in _ESTIMATORS:
         try:
-            from . import estimator
+            from . import sklearn
         except ModuleNotFoundError as err:
             raise ImportError(f"jaxlr.{name} needs scikit-learn ({err.name} is missing): "
                               "pip install 'jaxlr[sklearn]'") from err
-        return getattr(estimator, name)
+        return getattr(sklearn, name)
     raise AttributeError(f"module 'jaxlr' has no attribute {name!r}")
 
 

@@ -17,6 +17,26 @@ settings.load_profile("jaxlr")
 TOL = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-10}
 
 
+class _Traces:
+    """How often jit traced a function, by name, from JAX's own monitoring events (the library
+    keeps no counters): ``traces()`` is the number of traces of the training program
+    (``jaxlr._core.engine.run``), i.e. of its compilations in this process."""
+
+    def __init__(self):
+        self.by_name: dict = {}
+        jax.monitoring.register_event_duration_secs_listener(self._on_duration)
+
+    def _on_duration(self, event, duration, fun_name=None, **_):
+        if event == "/jax/core/compile/jaxpr_trace_duration":
+            self.by_name[fun_name] = self.by_name.get(fun_name, 0) + 1
+
+    def __call__(self, name: str = "run") -> int:
+        return self.by_name.get(name, 0)
+
+
+traces = _Traces()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _one_openmp_thread():
     """scikit-learn's OpenMP threads spin badly on a loaded 2-core machine (a digits fit went
@@ -39,7 +59,7 @@ def cancer():
 
 @pytest.fixture
 def seed_problem():
-    from jaxlr._demo import seed_data
+    from jaxlr._api.demo import seed_data
 
     return seed_data()
 

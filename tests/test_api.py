@@ -8,7 +8,7 @@ import jaxlr
 
 PUBLIC = {
     "ConvergenceWarning", "FitResult", "InferenceTable", "LogisticRegression", "LogisticRegressionCV",
-    "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult", "binary_cross_entropy",
+    "Options", "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult", "binary_cross_entropy",
     "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "loguniform", "losses", "metrics",
     "objective", "predict", "predict_proba", "solve", "sweep", "uniform",
 }
@@ -18,7 +18,7 @@ def test_public_names_are_pinned():
     assert set(jaxlr.__all__) == PUBLIC
     for name in PUBLIC:
         assert getattr(jaxlr, name) is not None
-    modules = {"losses", "metrics", "sharding", "distributed", "estimator", "cli"}
+    modules = {"losses", "metrics", "sharding", "distributed", "sklearn", "cli"}
     assert {n for n in dir(jaxlr) if not n.startswith("_")} - modules == PUBLIC - modules
 
 
@@ -50,7 +50,7 @@ import os, json, jax
 before = {k: getattr(jax.config, k) for k in ("jax_compilation_cache_dir",
           "jax_persistent_cache_min_compile_time_secs", "jax_enable_x64")}
 umask = os.umask(0o022); os.umask(umask)
-import jaxlr, jaxlr.cli, jaxlr._outputs, jaxlr._plots, jaxlr._report, matplotlib
+import jaxlr, jaxlr.cli, jaxlr.cli._outputs, jaxlr.cli._plots, jaxlr.cli._report, matplotlib
 after = {k: getattr(jax.config, k) for k in before}
 umask2 = os.umask(0o022); os.umask(umask2)
 print(json.dumps([before == after, umask == umask2, matplotlib.rcParams["backend"]]))
@@ -67,16 +67,16 @@ print(json.dumps([before == after, umask == umask2, matplotlib.rcParams["backend
 def test_compilation_cache_is_explicit(tmp_path):
     import jax
 
-    from jaxlr import _programs
-    from jaxlr._cache import disable_compilation_cache
+    from jaxlr._api.cache import disable_compilation_cache
+    from jaxlr._core import programs as _programs
 
     path = jaxlr.enable_compilation_cache(tmp_path / "cache")
     try:
         assert path == str(tmp_path / "cache") and jax.config.jax_compilation_cache_dir == path
-        assert _programs._STORE[0].directory == os.path.join(path, "jaxlr-programs")
+        assert _programs.KEPT.store.directory == os.path.join(path, "jaxlr-programs")
     finally:
         disable_compilation_cache()
-    assert jax.config.jax_compilation_cache_dir is None and _programs._STORE[0] is None
+    assert jax.config.jax_compilation_cache_dir is None and _programs.KEPT.store is None
 
 
 def test_unwritable_cache_directory_degrades_to_no_cache(tmp_path):

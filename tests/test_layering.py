@@ -1,8 +1,9 @@
-"""Imports point one way: data -> model -> losses -> solvers -> train -> sweep -> shells.
+"""Imports point one way: the compiled core, then the one entrance, then the public functions,
+then the shells (the scikit-learn adapter, the command line).
 
-Every import form is seen: ``from .x import y``, ``from . import x``, ``from .x.y import z``,
-``import jaxlr.x``, ``from jaxlr import x`` and ``from jaxlr.x import y``, at any depth of the
-module (imports inside functions count).
+Every import form is seen: ``from .x import y``, ``from . import x``, ``from ..x.y import z``,
+``from .. import x``, ``import jaxlr.x``, ``from jaxlr import x`` and ``from jaxlr.x import y``,
+at any depth of the module (imports inside functions count).
 """
 
 import ast
@@ -12,30 +13,50 @@ import pytest
 
 import jaxlr
 
-ORDER = ["_data", "sharding", "_design", "_model", "losses", "_results", "_solvers", "_engine", "_programs", "_lanes",
-         "_train", "_search", "_halving", "_sweep", "metrics", "_inference", "_solve", "_demo"]
-SHELLS = {"estimator", "cli", "_io", "_outputs", "_plots", "_report", "distributed", "_cache", "__init__",
-          "__main__"}
 PACKAGE = pathlib.Path(jaxlr.__file__).parent
+# each package's modules in order: a module imports only modules before it, in its own package or
+# in the packages before its own
+LAYERS = {
+    "_core": ["status", "model", "losses", "metrics", "design", "sparse", "steps", "problem", "first_order", "lbfgs",
+              "newton", "active_set", "fista", "solvers", "engine", "programs"],
+    "_train": ["checks", "data", "grid", "results", "mesh", "layout", "scaling", "path", "options", "chunks",
+               "scoring", "train"],
+    "_api": ["diagnostics", "predict", "fit", "search", "halving", "sweep", "solve", "inference", "cache", "demo"],
+    "sklearn": ["_params", "_logistic", "_cv"],
+    "cli": ["_errors", "_args", "_io", "_outputs", "_plots", "_report", "_commands", "_main"],
+}
+PACKAGES = list(LAYERS)
+SHELLS = ("sklearn", "cli")  # they sit side by side above the public functions
+# top-level public modules: which package each one re-exports (or, for shells, may use)
+PUBLIC_MODULES = {"losses": "_core", "metrics": "_core", "sharding": "_train", "distributed": "_train"}
+PURE = ("_core", "_train")  # never print, open files or import scikit-learn
 
 
-def local_imports(source: str) -> set[str]:
-    """The jaxlr modules a source file imports, in every form."""
+def module_of(path: pathlib.Path) -> str:
+    return ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+
+
+def local_imports(source: str, module: str = "jaxlr.pkg.mod") -> set[str]:
+    """The jaxlr modules a source file imports, in every form, as dotted names below ``jaxlr``
+    (``module``: the importing module's dotted name, for relative imports)."""
     found = set()
+    parts = module.split(".")
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.ImportFrom):
-            module = node.module or ""
-            if node.level == 1 and module:  # from .x import y, from .x.y import z
-                found.add(module.split(".")[0])
-            elif node.level == 1:  # from . import x, y
-                found |= {a.name.split(".")[0] for a in node.names}
-            elif node.level == 0 and module == "jaxlr":  # from jaxlr import x
-                found |= {a.name for a in node.names}
-            elif node.level == 0 and module.startswith("jaxlr."):  # from jaxlr.x import y
-                found.add(module.split(".")[1])
-        elif isinstance(node, ast.Import):  # import jaxlr.x
-            found |= {a.name.split(".")[1] for a in node.names if a.name.startswith("jaxlr.")}
-    return found
+            if node.level:
+                base = parts[:len(parts) - node.level]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if not (target == "jaxlr" or target.startswith("jaxlr.")):
+                continue
+            if node.module is None or target == "jaxlr":  # from . import a, from jaxlr import a
+                found |= {f"{target}.{a.name}" for a in node.names}
+            else:
+                found.add(target)
+        elif isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("jaxlr.")}
+    return {name.split(".", 1)[1] for name in found if "." in name}
 
 
 def all_imports(source: str) -> set[str]:
@@ -48,36 +69,70 @@ def all_imports(source: str) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("source, expected", [
-    ("from .a import b", {"a"}),
-    ("from . import a, b as c", {"a", "b"}),
-    ("from .a.b import c", {"a"}),
-    ("import jaxlr.a", {"a"}),
-    ("import jaxlr.a.b as c", {"a"}),
-    ("from jaxlr import a", {"a"}),
-    ("from jaxlr.a import b", {"a"}),
-    ("def f():\n    from . import a\n", {"a"}),
-    ("import numpy\nfrom numpy import x", set()),
+def rank(name: str):
+    """(package index, module index) of a dotted name below jaxlr; None for the package root."""
+    parts = name.split(".")
+    if parts[0] in LAYERS:
+        order = LAYERS[parts[0]]
+        if len(parts) == 1:
+            return PACKAGES.index(parts[0]), -1
+        assert parts[1] in order, f"new module jaxlr.{name}: place it in LAYERS"
+        return PACKAGES.index(parts[0]), order.index(parts[1])
+    if parts[0] in PUBLIC_MODULES:
+        return PACKAGES.index(PUBLIC_MODULES[parts[0]]), len(LAYERS[PUBLIC_MODULES[parts[0]]])
+    return None
+
+
+@pytest.mark.parametrize("source, module, expected", [
+    ("from .a import b", "jaxlr._train.x", {"_train.a"}),
+    ("from . import a, b as c", "jaxlr._train.x", {"_train.a", "_train.b"}),
+    ("from .a.b import c", "jaxlr._train.x", {"_train.a.b"}),
+    ("from .._core.a import b", "jaxlr._train.x", {"_core.a"}),
+    ("from .. import __version__", "jaxlr.cli.x", {"__version__"}),
+    ("import jaxlr.a", "jaxlr._train.x", {"a"}),
+    ("import jaxlr.a.b as c", "jaxlr._train.x", {"a.b"}),
+    ("from jaxlr import a", "jaxlr._train.x", {"a"}),
+    ("from jaxlr.a import b", "jaxlr._train.x", {"a"}),
+    ("def f():\n    from . import a\n", "jaxlr._train.x", {"_train.a"}),
+    ("import numpy\nfrom numpy import x", "jaxlr._train.x", set()),
 ])
-def test_every_import_form_is_seen(source, expected):
-    assert local_imports(source) == expected
+def test_every_import_form_is_seen(source, module, expected):
+    assert local_imports(source, module) == expected
 
 
-def test_core_modules_import_only_to_their_left():
-    for path in PACKAGE.glob("*.py"):
-        name = path.stem
-        if name in SHELLS:
-            continue
-        assert name in ORDER, f"new module {name}: place it in the layering ORDER"
-        for dep in local_imports(path.read_text()):
-            assert dep in ORDER and ORDER.index(dep) < ORDER.index(name), f"{name} imports {dep}"
+def test_modules_import_only_to_their_left():
+    for package, order in LAYERS.items():
+        assert sorted(p.stem for p in (PACKAGE / package).glob("*.py") if p.stem != "__init__") == sorted(order), \
+            f"jaxlr/{package}: LAYERS lists {order}"
+        for stem in order:
+            path = PACKAGE / package / f"{stem}.py"
+            here = rank(f"{package}.{stem}")
+            for dep in local_imports(path.read_text(), module_of(path)):
+                if dep == "__version__":
+                    assert package in SHELLS, f"{package}.{stem} imports jaxlr's root"
+                    continue
+                there = rank(dep)
+                assert there is not None, f"{package}.{stem} imports jaxlr.{dep}"
+                same_shell = package in SHELLS and dep.split(".")[0] in SHELLS and dep.split(".")[0] != package
+                assert not same_shell, f"the shells do not import each other: {package}.{stem} imports {dep}"
+                assert there < here, f"{package}.{stem} imports {dep}"
+
+
+def test_public_modules_re_export_from_below():
+    for stem, package in PUBLIC_MODULES.items():
+        path = PACKAGE / f"{stem}.py"
+        for dep in local_imports(path.read_text(), module_of(path)):
+            assert rank(dep) <= (PACKAGES.index(package), len(LAYERS[package])), f"jaxlr.{stem} imports {dep}"
 
 
 def test_core_never_imports_sklearn_or_prints():
-    for path in PACKAGE.glob("*.py"):
-        if path.stem in SHELLS:
-            continue
-        assert "sklearn" not in all_imports(path.read_text()), path.name
-        tree = ast.parse(path.read_text())
-        calls = [n.func.id for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
-        assert "print" not in calls and "open" not in calls, path.name
+    for package in PURE:
+        for path in (PACKAGE / package).glob("*.py"):
+            source = path.read_text()
+            assert "sklearn" not in all_imports(source), path.name
+            calls = [n.func.id for n in ast.walk(ast.parse(source)) if isinstance(n, ast.Call)
+                     and isinstance(n.func, ast.Name)]
+            assert "print" not in calls and "open" not in calls, path.name
+    for package in ("_api", "cli"):  # only the adapter imports scikit-learn's estimators' machinery
+        for path in (PACKAGE / package).glob("*.py"):
+            assert "sklearn" not in all_imports(path.read_text()) or path.stem == "_io", path  # LIBSVM loader

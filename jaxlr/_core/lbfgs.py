@@ -1,0 +1,111 @@
+"""L-BFGS for all lanes: two-loop recursion per lane, batched Armijo backtracking.
+
+optax's ``lbfgs`` line search is written for one model (its ``lax.cond`` under ``vmap`` runs both
+branches and copies X per lane), so the batched form lives here: every lane's trial point is
+evaluated with one product, with a step size per lane.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from .steps import Solver, StepInfo, backtracking, lane_dot, lane_max_abs
+
+class LbfgsState(NamedTuple):
+    s: jax.Array  # (M, P, K) parameter differences, ring buffer (slot = pairs offered % M)
+    y: jax.Array  # (M, P, K) gradient differences
+    rho: jax.Array  # (M, K) 1 / s.y; 0 marks an empty slot or a pair the lane skipped
+    offered: jax.Array  # () pairs offered so far (the same slot for every lane)
+    gamma: jax.Array  # (K,) initial Hessian scale s.y / y.y of the newest kept pair (1: none yet)
+    value: jax.Array  # (K,) f at the current parameters
+    grad: jax.Array  # (P, K) its gradient
+
+
+def _two_loop(grad, state: LbfgsState, memory: int):
+    """``-H g`` per lane by the two-loop recursion (newest pair first), scaled by ``gamma``; a
+    lane with no pairs yet gets ``-g / max(1, ||g||)``. Skipped pairs have ``rho = 0`` and
+    contribute nothing, so every lane walks the same slots."""
+    newest = state.offered - 1
+
+    def pair(i):
+        slot = (newest - i) % memory
+        return state.s[slot], state.y[slot], state.rho[slot]
+
+    def first(i, carry):
+        q, alphas = carry
+        s, y, rho = pair(i)
+        alpha = rho * lane_dot(s, q)
+        return q - alpha * y, alphas.at[i].set(alpha)
+
+    q, alphas = jax.lax.fori_loop(0, memory, first, (grad, jnp.zeros((memory,) + grad.shape[1:], grad.dtype)))
+    r = state.gamma * q
+
+    def second(i, r):
+        j = memory - 1 - i
+        s, y, rho = pair(j)
+        return r + s * (alphas[j] - rho * lane_dot(y, r))
+
+    r = jax.lax.fori_loop(0, memory, second, r)
+    has_pairs = jnp.any(state.rho != 0, axis=0)
+    return jnp.where(has_pairs, -r, -grad / jnp.maximum(1.0, jnp.sqrt(lane_dot(grad, grad))))
+
+
+@dataclasses.dataclass(frozen=True)
+class Lbfgs(Solver):
+    """L-BFGS for all lanes: two-loop recursion, batched Armijo backtracking from ``t = 1``;
+    pairs with ``s.y <= 0`` are skipped. One evaluation with gradient per step when the full step
+    is accepted (the usual case); the line search keeps the accepted trial's gradient, so the
+    objective appears once in the step's program."""
+
+    memory: int = 10
+    line_search: ClassVar[bool] = True
+    expected_steps: ClassVar[int] = 50
+    path_iterations: ClassVar[tuple[int, int]] = (60, 48)  # it restarts its memory on a path
+
+    def lane_arrays(self, n_outputs):
+        return 14  # the line search's trial logits and gradient on top of the step's own
+
+    def init(self, theta, problem):
+        memory = self.memory
+        P, K = theta.shape
+        zeros = jnp.zeros((memory, P, K), theta.dtype)
+        value, grad = problem.value_and_grad(theta)
+        return LbfgsState(zeros, zeros, jnp.zeros((memory, K), theta.dtype), jnp.zeros((), jnp.int32),
+                          jnp.ones((K,), theta.dtype), value, grad)
+
+    def step(self, theta, state, problem, active):
+        memory = self.memory
+        value, grad = state.value, state.grad
+        direction = _two_loop(grad, state, memory)
+        slope = lane_dot(grad, direction)
+        bad = ~(slope < 0)  # not a descent direction (rounding): fall back to steepest descent
+        direction = jnp.where(bad, -grad, direction)
+        slope = jnp.where(bad, -lane_dot(grad, grad), slope)
+        t, f_new, g_new = backtracking(problem.value_and_grad, theta, value, slope, direction, active,
+                                       jnp.ones_like(value))
+        moved = t > 0
+        s = t * direction
+        yv = g_new - grad
+        sy = lane_dot(s, yv)
+        keep = moved & (sy > jnp.finfo(theta.dtype).eps * jnp.sqrt(lane_dot(s, s) * lane_dot(yv, yv)))
+        slot = state.offered % memory
+        yy = lane_dot(yv, yv)
+        new_state = LbfgsState(
+            s=state.s.at[slot].set(jnp.where(keep, s, 0.0)),
+            y=state.y.at[slot].set(jnp.where(keep, yv, 0.0)),
+            rho=state.rho.at[slot].set(jnp.where(keep, 1.0 / jnp.where(keep, sy, 1.0), 0.0)),
+            offered=state.offered + 1,
+            gamma=jnp.where(keep & (yy > 0), sy / jnp.where(yy > 0, yy, 1.0), state.gamma),
+            value=jnp.where(moved, f_new, value),
+            grad=jnp.where(moved, g_new, grad),
+        )
+        return theta + s, new_state, StepInfo(value, lane_max_abs(grad))
+
+
+__all__ = ["Lbfgs", "LbfgsState"]
+
+

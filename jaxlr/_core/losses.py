@@ -1,0 +1,128 @@
+"""Log-losses from logits, in a numerically stable form, and the penalized objective.
+
+The seed computes ``-[y log(sigmoid(z)) + (1-y) log(1-sigmoid(z))]``, which is NaN or
+inf once ``sigmoid`` rounds to 0 or 1 (|z| > ~17 in float32, ~37 in float64). Here,
+with ``log sigmoid(z) = -softplus(-z)``,
+
+    loss(z, y) = y * softplus(-z) + (1 - y) * softplus(z)
+
+Both terms are non-negative, so nothing cancels: the value is accurate to the last bits
+for any finite logit, including ``|z| = 1e4``. Gradients come from ``jax.grad``; the
+closed form ``sigmoid(z) - y`` lives only in the tests.
+
+The objective of a model is assembled in one place, ``objective_from_logits``: the weighted mean
+log-loss plus ``penalty``. ``objective`` (one model, from X) and the training engine (K models
+at once, lanes on the last axis) both call it.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+
+from .model import Params, logits as model_logits
+
+
+def binary_log_loss(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Per-sample binary log-loss ``y softplus(-z) + (1-y) softplus(z)``; labels in [0, 1].
+
+    ``jax.nn.softplus(z)`` is ``max(z, 0) + log1p(exp(-|z|))`` and both terms share
+    ``log1p(exp(-|z|))``, so this computes ``[(1-y) z if z >= 0 else -y z] + log1p(exp(-|z|))``:
+    the same value (the same bits for 0/1 labels) with one ``exp`` instead of two, and a
+    ``jax.grad`` ~10-20x cheaper than through ``logaddexp``'s derivative rule (bench/README.md).
+    Both pieces take the ``z >= 0`` branch at 0, so autodiff gives ``sigmoid(0) - y`` there.
+    Broadcasts: logits (m, K) against labels (m, 1) gives K models' losses.
+    """
+    labels = jnp.asarray(labels, logits.dtype)
+    nonneg = logits >= 0
+    shared = jnp.log1p(jnp.exp(jnp.where(nonneg, -logits, logits)))  # -|z|, one-sided at 0
+    return jnp.where(nonneg, (1 - labels) * logits, -labels * logits) + shared
+
+
+def softmax_log_loss(logits: jax.Array, labels: jax.Array, axis: int = -1) -> jax.Array:
+    """Per-sample softmax cross-entropy ``logsumexp(z) - z[y]`` for integer labels (m,), the
+    classes along ``axis`` of ``logits`` (m, C) or, for K models, (m, C, K) -> (m, K)."""
+    axis = axis % logits.ndim
+    index = jnp.expand_dims(jnp.asarray(labels).astype(jnp.int32), axis)
+    index = index.reshape(index.shape + (1,) * (logits.ndim - index.ndim))
+    index = jnp.broadcast_to(index, logits.shape[:axis] + (1,) + logits.shape[axis + 1:])
+    picked = jnp.squeeze(jnp.take_along_axis(logits, index, axis=axis), axis)
+    return jax.nn.logsumexp(logits, axis=axis) - picked
+
+
+def log_loss(logits: jax.Array, labels: jax.Array) -> jax.Array:
+    """Per-sample log-loss of one model: binary for logits of shape (m,), softmax for (m, K)."""
+    return binary_log_loss(logits, labels) if logits.ndim == 1 else softmax_log_loss(logits, labels)
+
+
+def weighted_mean(values: jax.Array, sample_weight: jax.Array | None) -> jax.Array:
+    """``sum_i s_i v_i / sum_i s_i`` over the first axis (a plain mean when ``sample_weight``
+    is None); ``values`` (m,) or (m, K) with weights (m,) or (m, K)."""
+    if sample_weight is None:
+        return jnp.mean(values, axis=0)
+    sample_weight = jnp.asarray(sample_weight, values.dtype)
+    if values.ndim == 1:
+        return jnp.dot(sample_weight, values) / jnp.sum(sample_weight)
+    if sample_weight.ndim == 1:
+        sample_weight = sample_weight[:, None]
+    return jnp.sum(sample_weight * values, axis=0) / jnp.sum(sample_weight, axis=0)
+
+
+def binary_cross_entropy(logits, labels, sample_weight=None) -> jax.Array:
+    """Weighted mean binary log-loss of ``logits`` (m,) against ``labels`` in {0, 1}."""
+    logits = jnp.asarray(logits)
+    if not jnp.issubdtype(logits.dtype, jnp.floating):
+        logits = logits.astype(float)
+    return weighted_mean(binary_log_loss(logits, labels), sample_weight)
+
+
+def softmax_cross_entropy(logits, labels, sample_weight=None) -> jax.Array:
+    """Weighted mean softmax cross-entropy of ``logits`` (m, K) against integer ``labels``."""
+    return weighted_mean(softmax_log_loss(jnp.asarray(logits), jnp.asarray(labels)), sample_weight)
+
+
+def penalty(coef: jax.Array, l1, l2, axis=None) -> jax.Array:
+    """``l1 * ||w||_1 + 0.5 * l2 * ||w||^2`` (the intercept is never passed here); ``axis``:
+    the coefficient axes to sum over (None: all; the engine keeps one model per column)."""
+    return l1 * jnp.sum(jnp.abs(coef), axis=axis) + 0.5 * l2 * jnp.sum(coef * coef, axis=axis)
+
+
+def objective_from_logits(logits, labels, sample_weight, coef, l1=0.0, l2=0.0, *, class_axis=None,
+                          coef_axis=None) -> jax.Array:
+    """The objective ``sum_i s_i loss_i / sum_i s_i + l1 ||w||_1 + 0.5 l2 ||w||^2``.
+
+    ``class_axis`` is None for binary logits, else the axis of ``logits`` holding the classes;
+    ``coef_axis`` the axes of ``coef`` to sum the penalty over (None: one model). With models as
+    the last axis (logits (m, [C,] K), weights (m, K), coef (P, K)) it returns K objectives.
+    """
+    if class_axis is not None:
+        loss = softmax_log_loss(logits, labels, axis=class_axis)
+    elif logits.ndim == 2 and logits.shape[1] == 1 and jnp.ndim(labels) == 1:
+        # one lane as a vector: XLA:CPU sums an (m, 1) array fused with exp/log1p ~10x slower than
+        # the same m values as a vector (bench/README.md, the one-model GD step)
+        weight = None if sample_weight is None else jnp.reshape(sample_weight, (logits.shape[0], -1))[:, 0]
+        mean = weighted_mean(binary_log_loss(logits[:, 0], labels), weight)[None]
+        return mean + penalty(coef, l1, l2, axis=coef_axis)
+    else:
+        labels = jnp.asarray(labels)
+        loss = binary_log_loss(logits, labels.reshape(labels.shape + (1,) * (logits.ndim - labels.ndim)))
+    return weighted_mean(loss, sample_weight) + penalty(coef, l1, l2, axis=coef_axis)
+
+
+def smooth_objective(params: Params, X, y, sample_weight, l2, fit_intercept: bool = True) -> jax.Array:
+    """The differentiable part: weighted mean log-loss + ``0.5 * l2 * ||w||^2``."""
+    return objective(params, X, y, sample_weight, 0.0, l2, fit_intercept)
+
+
+def objective(params: Params, X, y, sample_weight=None, l1=0.0, l2=0.0,
+              fit_intercept: bool = True) -> jax.Array:
+    """``sum_i s_i loss_i / sum_i s_i + l1 ||w||_1 + 0.5 l2 ||w||^2``, intercept unpenalized."""
+    z = model_logits(params, X) if fit_intercept else X @ params.coef
+    return objective_from_logits(z, y, sample_weight, params.coef, l1, l2,
+                                 class_axis=None if z.ndim == 1 else -1)
+
+
+__all__ = [
+    "binary_log_loss", "softmax_log_loss", "log_loss", "binary_cross_entropy", "softmax_cross_entropy",
+    "penalty", "objective", "objective_from_logits", "smooth_objective", "weighted_mean",
+]

@@ -1,0 +1,144 @@
+"""The compiled training programs: which XLA options, and tracing once across processes.
+
+``call(kind, static, state, *args)`` runs ``engine.run``. In a process, ``jax.jit`` traces it once
+per signature. Across processes, JAX's persistent compilation cache skips XLA's compilation but
+not the tracing and lowering that compute its key (0.2-0.6 s for a solver's program, more than
+the run itself on small data). So when a program store is set (``jaxlr.enable_compilation_cache``
+sets one next to JAX's cache), the traced and lowered program is kept there too, serialized with
+``jax.export``: a fresh process deserializes it (milliseconds), the persistent cache supplies the
+executable, and nothing of jaxlr's is traced again. Anything that cannot be kept (a user's optax
+transformation, a sharded run, a missing ``flatbuffers``) takes the traced path. This module
+never touches files: the store does (``jaxlr._api.cache.ProgramStore``).
+"""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import jax
+
+from .engine import run
+
+# XLA:CPU options, measured in bench/ (first answer): the older loop emitters compile 2-5x faster
+# than the new fusion emitters and run as fast or faster here; LLVM's -O1 compiles ~25% faster than
+# its default -O2 with the same run times on these programs; the lowest level (-O0) halves
+# compilation again but makes elementwise work 2-4x slower, so it is kept for programs whose
+# whole run is expected to be short (compiling is then most of the cost).
+CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
+SMALL_CPU_OPTIONS = {**CPU_OPTIONS, "xla_backend_optimization_level": 0}
+OPTIONS = {"default": None, "cpu": CPU_OPTIONS, "cpu-small": SMALL_CPU_OPTIONS}
+SMALL_WORK = 2**21  # logits x expected steps below which a program is compiled at -O0
+
+
+def _jit(options):
+    return jax.jit(run, static_argnames=("static",), donate_argnums=(0,), compiler_options=options)
+
+
+PROGRAMS = {kind: _jit(options) for kind, options in OPTIONS.items()}
+
+
+def program_kind(rows: int, cols: int, width: int, n_out: int, solver=None, steps: int = 1000) -> str:
+    """Which compiled variant runs a chunk of ``width`` lanes on (rows, cols) padded data: on CPU,
+    the -O0 one when ``rows x width x outputs x expected steps`` is small."""
+    if jax.default_backend() != "cpu":
+        return "default"
+    expected = getattr(solver, "expected_steps", None) or steps
+    return "cpu-small" if rows * width * n_out * min(steps, expected) <= SMALL_WORK else "cpu"
+
+
+class _Kept:
+    """The process's programs kept across processes: the store (an object with ``key(parts)``,
+    ``load(name)`` and ``save(name, bytes)``, or None) and what was loaded from it."""
+
+    def __init__(self):
+        self.store = None
+        self.loaded: dict = {}  # signature -> (callable on flat leaves, output treedef)
+
+    def set_store(self, store) -> None:
+        self.store = store
+        self.loaded.clear()
+
+    def usable_store(self):
+        if self.store is None:
+            return None
+        try:
+            import flatbuffers  # noqa: F401  (jax.export's serialization needs it)
+        except ImportError:
+            return None
+        return self.store
+
+    def disable(self, reason: str) -> None:
+        if self.store is not None:
+            warnings.warn(f"jaxlr: programs are not kept across processes: {reason}", RuntimeWarning, stacklevel=5)
+        self.store = None
+
+
+KEPT = _Kept()
+
+
+def set_store(store) -> None:
+    """Keep traced programs in ``store`` (None: trace in every process)."""
+    KEPT.set_store(store)
+
+
+def _flat(static, treedef, holder: dict):
+    """``run`` as a function of flat leaves; its output structure lands in ``holder``."""
+    def flat_run(*leaves):
+        state, *args = jax.tree_util.tree_unflatten(treedef, leaves)
+        leaves_out, holder["out_tree"] = jax.tree_util.tree_flatten(run(state, *args, static))
+        return tuple(leaves_out)
+
+    return flat_run
+
+
+def _load_or_keep(store, kind, static, leaves, treedef, n_state):
+    """The program as a callable on flat leaves: deserialized from the store if kept there,
+    else traced, lowered and kept for the next process."""
+    from jax import export
+
+    name = store.key((jax.default_backend(), kind, repr(OPTIONS[kind]), repr(static), str(treedef),
+                      [(tuple(a.shape), str(a.dtype)) for a in leaves]))
+    exported = out_tree = None
+    blob = store.load(name)
+    if blob is not None:
+        try:
+            serialized, out_tree = pickle.loads(blob)
+            exported = export.deserialize(serialized)
+        except Exception as err:  # a damaged entry: trace again, and stop keeping programs
+            KEPT.disable(f"cannot read a kept program ({type(err).__name__}: {err})")
+    if exported is None:
+        holder: dict = {}
+        avals = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in leaves]
+        exported = export.export(jax.jit(_flat(static, treedef, holder)))(*avals)
+        out_tree = holder["out_tree"]
+        if KEPT.store is not None:
+            try:
+                store.save(name, pickle.dumps((exported.serialize(), out_tree)))
+            except Exception as err:  # read-only or full: keep running, stop keeping
+                KEPT.disable(f"cannot keep a program ({type(err).__name__}: {err})")
+    call = jax.jit(exported.call, donate_argnums=tuple(range(n_state)), compiler_options=OPTIONS[kind])
+    return call, out_tree
+
+
+def call(kind: str, static, state, *args):
+    """``engine.run(state, *args, static)`` compiled with ``kind``'s options (kept across processes
+    when a store is set and the program can be serialized)."""
+    store = KEPT.usable_store()
+    if store is None or not static.solver.serializable or _sharded(args):
+        return PROGRAMS[kind](state, *args, static)
+    leaves, treedef = jax.tree_util.tree_flatten((state, *args))
+    key = (kind, static, treedef, tuple((a.shape, str(getattr(a, "dtype", type(a)))) for a in leaves))
+    kept = KEPT.loaded.get(key)
+    if kept is None:
+        kept = _load_or_keep(store, kind, static, leaves, treedef, len(jax.tree_util.tree_leaves(state)))
+        KEPT.loaded[key] = kept
+    fn, out_tree = kept
+    return jax.tree_util.tree_unflatten(out_tree, fn(*leaves))
+
+
+def _sharded(args) -> bool:
+    return any(isinstance(a, jax.Array) and len(a.sharding.device_set) > 1 for a in jax.tree_util.tree_leaves(args))
+
+
+__all__ = ["call", "set_store", "program_kind", "PROGRAMS", "OPTIONS", "CPU_OPTIONS", "SMALL_CPU_OPTIONS"]

@@ -1,0 +1,157 @@
+"""What every solver shares: the ``Solver`` interface with its facts, per-lane vector helpers and
+the batched Armijo line search.
+
+Parameters are one matrix ``theta`` of shape (P, K): column ``k`` is model ``k`` (its
+coefficients, then its intercept). A solver minimises, for every lane at once,
+``F_k(theta_k) = f_k(theta_k) + l1_k * ||coef_k||_1`` where ``f`` (``problem.Problem``) is the
+weighted mean log-loss plus the L2 term. Its heavy work is the problem's: one evaluation is one
+matrix-matrix product ``X @ W`` for all lanes (and ``X^T R`` for gradients); everything a solver
+adds is O(P K). Per-lane scalars (step sizes, line-search trials, Lipschitz estimates) are
+vectors of length K, so lanes never wait for one another inside a step, and line searches
+evaluate every lane's trial point with one batched product.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+
+class StepInfo(NamedTuple):
+    value: jax.Array  # (K,) F at the parameters the step started from
+    residual: jax.Array  # (K,) optimality residual there (see ``optimality_residual``)
+
+
+@dataclasses.dataclass(frozen=True)
+class Solver:
+    """A solver as a value (optimistix's solver classes, optax's transformation factories): a
+    pure ``init``/``step`` pair and the facts the host plans with, so that nothing elsewhere
+    switches on solver names.
+
+    ``init(theta, problem) -> state``; ``step(theta, state, problem, active) -> (theta, state,
+    StepInfo)``, where ``StepInfo`` holds the objective and the optimality residual *at the
+    parameters the step started from* (the loop stops a lane before moving it) and ``active``
+    (K,) marks the lanes still running (inner loops wait only for those). Instances are frozen
+    and hashable: a solver is a compile-time choice.
+    """
+
+    name: str
+    takes_learning_rate: ClassVar[bool] = False  # learning_rate changes what it does
+    handles_l1: ClassVar[bool] = False  # minimises f + l1 ||coef||_1
+    minibatch: ClassVar[bool] = False  # works on minibatches (batch_size)
+    line_search: ClassVar[bool] = False  # monotone, reaches tight tolerances (jaxlr.solve)
+    reads_transpose: ClassVar[bool] = True  # many gradient passes: a row-major X^T copy pays
+    expected_steps: ClassVar[int | None] = None  # typical steps to tolerance (None: the budget)
+    path_iterations: ClassVar[tuple[int, int] | None] = None  # (from zero, warm-started on a path)
+    serializable: ClassVar[bool] = True  # its program can be kept across processes (jax.export)
+
+    def lane_arrays(self, n_outputs: int) -> float:
+        """Upper bound on the (m, outputs)-sized temporaries one lane holds at once (read off
+        XLA's ``memory_analysis().temp_size_in_bytes`` on CPU; tests check it stays a bound)."""
+        return 10
+
+    def state_floats(self, n_params: int) -> int:
+        """Parameter-sized floats of solver state one lane holds."""
+        return 40 * n_params
+
+    def step_cost(self, n_rows: int, n_params: int) -> float:
+        """Multiply-adds of one lane's step (the two products of a gradient)."""
+        return 4.0 * n_rows * n_params
+
+    def init(self, theta: jax.Array, problem) -> Any:
+        raise NotImplementedError
+
+    def step(self, theta: jax.Array, state, problem, active: jax.Array):
+        raise NotImplementedError
+
+
+# ----------------------------------------------------------------------------- per-lane vectors
+
+
+def lane_dot(a: jax.Array, b: jax.Array) -> jax.Array:
+    """Per-lane inner products of (P, K) matrices: (K,)."""
+    return jnp.sum(a * b, axis=0)
+
+
+def lane_max_abs(a: jax.Array) -> jax.Array:
+    return jnp.max(jnp.abs(a), axis=0)
+
+
+def soft_threshold(theta: jax.Array, threshold: jax.Array, weight: jax.Array) -> jax.Array:
+    """Prox of ``threshold * sum_j weight_j |theta_j|``: ``sign(w) max(|w| - t weight, 0)``;
+    ``weight`` (P,) is each row's share of the penalty (1 for coefficients, 0 for an unpenalized
+    intercept, whose rows are untouched)."""
+    shrunk = jnp.sign(theta) * jnp.maximum(jnp.abs(theta) - threshold * weight[:, None], 0.0)
+    return jnp.where(weight[:, None] > 0, shrunk, theta)
+
+
+def l1_norm(theta: jax.Array, weight: jax.Array) -> jax.Array:
+    """``sum_j weight_j |theta_j|`` per lane."""
+    return jnp.sum(jnp.abs(theta) * weight[:, None], axis=0)
+
+
+def optimality_residual(theta: jax.Array, grad: jax.Array, l1: jax.Array, weight: jax.Array) -> jax.Array:
+    """``max |p - prox_{l1}(p - grad f(p))|`` per lane: zero exactly at a minimiser of ``F``.
+
+    Without L1 this is ``max |grad f(p)|`` (computed as such, to avoid rounding).
+    """
+    step = theta - soft_threshold(theta - grad, l1, weight)
+    return lane_max_abs(jnp.where(l1 > 0, step, grad))
+
+
+def select(cond, a, b):
+    """``a`` where the lane's ``cond`` (K,) holds, else ``b``, for every leaf (lanes last)."""
+    return jax.tree_util.tree_map(lambda x, y: jnp.where(cond, x, y), a, b)
+
+
+# ----------------------------------------------------------------------------- line search
+
+
+def backtracking(evaluate, theta, value, slope, direction, active, t0, max_halvings: int = 30,
+                 c: float = 1e-4):
+    """Batched Armijo backtracking: per lane the largest ``t = t0 2^-j`` with
+    ``f(x + t d) <= f(x) + c t g.d``; every trial of every lane in one evaluation.
+
+    ``evaluate(theta)`` returns ``(f, extra)`` for all lanes (``extra``: e.g. the gradient, kept
+    for the accepted trial, so a caller that needs it pays no extra evaluation). A do-while loop:
+    the objective appears once in the compiled program. When the predicted decrease ``-g.d`` is
+    below what floating point can measure in ``f`` (at the optimum), the full step is taken if
+    ``f`` does not rise by more than rounding: the gradient, not ``f``, can still tell the step
+    helped. A lane where nothing qualifies stays (``t = 0``). Returns ``(t, f, extra)`` at the
+    accepted trial (``f``/``extra`` of the last trial where ``t = 0``).
+    """
+    rounding = 100 * jnp.finfo(theta.dtype).eps * jnp.maximum(jnp.abs(value), 1.0)
+
+    def armijo(t, ft):
+        return ft <= value + c * t * slope
+
+    def unmeasurable(f_full):
+        return (-slope <= rounding) & (f_full <= value + rounding)
+
+    def done(t, ft, f_full, j):
+        return ~active | armijo(t, ft) | unmeasurable(f_full) | (j >= max_halvings)
+
+    def body(carry):
+        t, ft, f_full, extra, j = carry
+        first = j == 0
+        retry = first | ~done(t, ft, f_full, j)
+        t = jnp.where(first, t0, jnp.where(retry, t / 2, t))
+        f_new, extra_new = evaluate(theta + t * direction)
+        f_full = jnp.where(first, f_new, f_full)
+        return (t, jnp.where(retry, f_new, ft), f_full, select(retry, extra_new, extra), j + 1)
+
+    extra0 = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype),
+                                    jax.eval_shape(lambda: evaluate(theta)[1]))
+    inf = jnp.full_like(value, jnp.inf)
+    t, ft, f_full, extra, _ = jax.lax.while_loop(
+        lambda carry: (carry[4] == 0) | jnp.any(~done(*carry[:3], carry[4])), body,
+        (t0, inf, inf, extra0, jnp.zeros((), jnp.int32)))
+    ok = armijo(t, ft) | unmeasurable(f_full)
+    return jnp.where(ok, t, 0.0), ft, extra
+
+
+__all__ = ["Solver", "StepInfo", "lane_dot", "lane_max_abs", "soft_threshold", "l1_norm", "optimality_residual",
+           "select", "backtracking"]

@@ -1,0 +1,254 @@
+"""Running lanes through the compiled program: chunks of lanes, rounds, compaction, results.
+
+``Run.lanes`` trains all lanes ``chunk_size`` at a time (each chunk padded to one lane bucket, so
+one program serves them all). A chunk runs in one call when nothing needs the host in between,
+or in host *rounds* (progress reports; compaction) passing the loop state back in. To tolerance
+(width >= 8, one device) a chunk may be *compacted*: after a probe round and a timed round,
+whenever the running lanes fit a smaller lane bucket and the measured step time says the steps
+saved outweigh compiling a program of that width (``COMPILE_COST_S``; nothing when it is
+compiled already), the running lanes continue alone and the stopped ones wait on the host.
+Small problems never pay for a second program.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, Callable, NamedTuple, Protocol
+
+import jax
+import numpy as np
+
+from .._core import programs as _programs
+from .._core.engine import Control, Lanes, LoopState, Static, init_state
+from .._core.model import Params
+from .._core.sparse import SparseDesign
+from .._core.status import HISTORY_SIZE, Status, history_steps, history_stride
+from .checks import ArgumentValueError
+from .layout import Prepared, bucket, pack, unpack
+from .mesh import to_host
+
+COMPILE_COST_S = 0.5  # what compiling a program for a new lane width is assumed to cost
+PROBE_STEPS = 8  # the first round of a chunk that may be compacted; the second is timed
+
+
+class RawResult(NamedTuple):
+    """One chunk's results on the host, models first, features unpadded (what checkpoints keep)."""
+
+    params: Params
+    n_iter: np.ndarray
+    status: np.ndarray
+    loss_history: np.ndarray
+    objective: np.ndarray
+    residual: np.ndarray
+
+
+class Checkpoint(Protocol):
+    """Where finished chunks of a sweep are kept (the CLI stores them as files)."""
+
+    def load(self, chunk: int) -> RawResult | None: ...
+
+    def save(self, chunk: int, result: RawResult) -> None: ...
+
+
+class _ProcessCache:
+    """What this process has compiled (the compaction cost model: a known width is free) and the
+    loop-state shapes per signature (traced once, never compiled)."""
+
+    def __init__(self):
+        self.compiled: set = set()
+        self.state_shapes: dict = {}
+
+    def state_template(self, design, y, W, lanes, theta0, control, static):
+        """A zero ``LoopState`` of the right shapes (the program builds the real one when ``fresh``)."""
+        key = (static, jax.tree_util.tree_structure((design, lanes)),
+               tuple((a.shape, a.dtype) for a in jax.tree_util.tree_leaves((design, y, W, lanes, theta0))))
+        shapes = self.state_shapes.get(key)
+        if shapes is None:
+            shapes = jax.eval_shape(lambda *a: init_state(*a, static), design, y, W, lanes, theta0, control)
+            self.state_shapes[key] = shapes
+        return jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
+
+
+CACHE = _ProcessCache()
+
+
+def _work_rows(design) -> int:
+    """The rows ``program_kind`` weighs: a sparse design's stored entries when more (its products
+    are gathers and sums that XLA emits as loops, several times slower at -O0; a 10-step fit on
+    2.5M entries took 3.8 s at -O0)."""
+    rows = design.shape[0]
+    return max(rows, design.nnz) if isinstance(design, SparseDesign) else rows
+
+
+def _lanes_of(tree, sel):
+    """The lanes ``sel`` of every per-lane leaf (lanes last; the step counter has none)."""
+    return jax.tree_util.tree_map(lambda a: a if np.ndim(a) == 0 else np.asarray(a)[..., sel], tree)
+
+
+def _scatter(full, part, members):
+    """Write the lanes of ``part`` back into ``full`` at ``members`` (the step counter: part's)."""
+    def put(f, p):
+        if np.ndim(f) == 0:
+            return p
+        f[..., members] = p
+        return f
+
+    return jax.tree_util.tree_map(put, full, part)
+
+
+def _host(tree):
+    return jax.tree_util.tree_map(np.asarray, tree)
+
+
+@dataclasses.dataclass
+class Run:
+    """One training call: the prepared data, the compile-time choices and the call's budget;
+    ``lane_steps`` counts the model-steps computed (padding lanes included)."""
+
+    prepared: Prepared
+    static: Static
+    steps: int
+    to_tolerance: bool
+    fit_intercept: bool
+    lane_multiple: int = 1
+    progress: Callable[[int, int], None] | None = None
+    progress_every: int | None = None
+    intercept_weight: float = 0.0
+    lane_steps: int = 0
+
+    def control(self, stop_at: int, fresh: bool) -> Control:
+        dtype = np.dtype(self.prepared.design.dtype)
+        return Control(np.int32(self.steps), np.int32(min(stop_at, 2**31 - 1)), np.bool_(self.to_tolerance),
+                       np.bool_(self.fit_intercept), np.int32(self.prepared.n_rows), np.bool_(fresh),
+                       np.int32(history_stride(self.steps)), dtype.type(self.intercept_weight))
+
+    def lanes(self, lanes: Lanes, init, chunk_size: int, checkpoint: Checkpoint | None = None,
+              report: Callable[[int, int], None] | None = None) -> RawResult:
+        """Train all lanes, ``chunk_size`` at a time; ``report(done, total)`` (default: this run's
+        ``progress``) hears of the model-steps done."""
+        report = self.progress if report is None else report
+        n_models = int(lanes.fold.shape[0])
+        width = -(-bucket(chunk_size) // self.lane_multiple) * self.lane_multiple
+        steps = self.steps
+        parts = []
+        for c in range(-(-n_models // chunk_size)):
+            lo, hi = c * chunk_size, min((c + 1) * chunk_size, n_models)
+            part = checkpoint.load(c) if checkpoint is not None else None
+            if part is not None and len(part.n_iter) != hi - lo:
+                raise ArgumentValueError("checkpoint", f"chunk {c} holds {len(part.n_iter)} models where this run has "
+                                         f"{hi - lo}; it was made with other settings")
+            if part is None:
+                idx = np.minimum(np.arange(lo, lo + width), hi - 1)
+                chunk = jax.tree_util.tree_map(lambda a: np.asarray(a)[idx], lanes)
+                theta0 = pack(init, lo, hi, width, self.prepared.design.shape[1], self.static.n_outputs,
+                              np.dtype(self.prepared.design.dtype))
+                tell = None if report is None else (
+                    lambda done, lo=lo, hi=hi: report(lo * steps + (hi - lo) * done, n_models * steps))
+                state, summary = self._chunk(chunk, theta0, n_real=hi - lo, report=tell)
+                part = self._collect(state, summary, hi - lo)
+                if checkpoint is not None:
+                    checkpoint.save(c, part)
+            parts.append(part)
+            if report is not None:
+                report(hi * steps, n_models * steps)
+        return parts[0] if len(parts) == 1 else jax.tree_util.tree_map(lambda *a: np.concatenate(a), *parts)
+
+    def _chunk(self, chunk: Lanes, theta0, *, n_real, report):
+        """One chunk of lanes through the program, to the end of its budget (see the module)."""
+        prepared, static, steps = self.prepared, self.static, self.steps
+        width = theta0.shape[1]
+        data = (prepared.design, prepared.y, prepared.W)
+        control = self.control(steps, True)
+        state = CACHE.state_template(*data, chunk, theta0, control, static)
+        if prepared.place is not None:
+            chunk, theta0, state = prepared.place((chunk, theta0, state))
+        every = steps if report is None else int(self.progress_every or max(1, steps // 50))
+        compaction = _Compaction(self.to_tolerance and prepared.place is None and width >= 8, width, steps, every)
+        members = np.arange(width)  # the chunk lanes the running state holds, in order
+        full = None  # (state, summary) of the whole chunk on the host, once compacted
+        design_sig = tuple((a.shape, str(a.dtype)) for a in jax.tree_util.tree_leaves(prepared.design))
+        t = 0
+        while True:
+            cur = len(members)
+            kind = _programs.program_kind(_work_rows(prepared.design), prepared.design.shape[1], cur,
+                                          static.n_outputs, static.solver, steps)
+            key = (kind, design_sig, cur, static)
+            control = control._replace(stop_at=np.int32(min(t + compaction.round_len, 2**31 - 1)),
+                                       fresh=np.bool_(t == 0))
+            start = time.perf_counter()
+            state, summary = _programs.call(kind, static, state, *data, chunk, theta0, control)
+            status = to_host(summary.status)  # with several hosts, gathers
+            previous, t = t, int(to_host(state.t))
+            elapsed = time.perf_counter() - start
+            self.lane_steps += cur * (t - previous)
+            timed = key in CACHE.compiled
+            CACHE.compiled.add(key)
+            running = np.flatnonzero((status == Status.RUNNING) & (members < n_real))
+            if t >= steps or running.size == 0:
+                break
+            if report is not None:
+                report(t)
+            new = compaction.decide(running.size, cur, t, elapsed / (t - previous) if timed and t > previous else None,
+                                    compiled=(kind, design_sig, bucket(running.size), static) in CACHE.compiled)
+            if new:
+                host_state, host_summary = _host(state), _host(summary)
+                full = (jax.tree_util.tree_map(np.array, (host_state, host_summary)) if full is None
+                        else _scatter(full, (host_state, host_summary), members))
+                sel = np.concatenate([running, np.repeat(running[-1:], new - running.size)])
+                state, chunk, theta0 = _lanes_of(host_state, sel), _lanes_of(chunk, sel), theta0[:, sel]
+                members = members[sel]
+        if full is not None:
+            state, summary = _scatter(full, (_host(state), _host(summary)), members)
+        return state, summary
+
+    def _collect(self, state: LoopState, summary, n: int) -> RawResult:
+        """The first ``n`` lanes of a chunk as host arrays; the loss history cut to the steps it
+        records, entries past the end of the loop holding the lane's last value."""
+        t = int(to_host(state.t))
+        length = min(self.steps, HISTORY_SIZE)
+        history = to_host(state.history)[:length, :n].T.copy()
+        recorded_at = history_steps(self.steps, length)
+        value = to_host(state.value)[:n]
+        # past the loop's end, and while a compacted chunk ran without a stopped lane, a lane's entries
+        # were not written: they hold its last value, as a frozen lane's do
+        unwritten = (recorded_at[None, :] >= t) | np.isnan(history)
+        history = np.where(unwritten, value[:, None], history)
+        params = unpack(to_host(state.theta)[:, :n], self.prepared.n_features, self.static.n_outputs)
+        return RawResult(params, to_host(state.n_iter)[:n], to_host(summary.status)[:n], history,
+                         to_host(summary.objective)[:n], to_host(summary.residual)[:n])
+
+
+class _Compaction:
+    """When a chunk's running lanes continue alone in a narrower program (see the module)."""
+
+    def __init__(self, enabled: bool, width: int, steps: int, every: int):
+        self.enabled, self.width, self.steps, self.every = enabled, width, steps, every
+        self.round_len = min(every, PROBE_STEPS) if enabled else every
+        self.step_time = None  # seconds per step of the full width
+
+    def decide(self, n_running: int, cur: int, t: int, seconds_per_step: float | None, compiled: bool) -> int:
+        """The lane width to continue at (0: keep the current one); updates the round length."""
+        if not self.enabled:
+            return 0
+        if seconds_per_step is not None:
+            self.step_time = seconds_per_step * self.width / cur
+        if self.step_time is None:
+            return 0
+        new = bucket(n_running)
+        remaining = min(self.steps - t, t)  # lanes still running may need about as many steps again
+        saving = self.step_time * remaining * (cur - new) / self.width
+        if new < cur and saving > (0.0 if compiled else COMPILE_COST_S):
+            self._next_round(new)
+            return new
+        if self.step_time * (self.steps - t) * (1 - bucket(max(1, n_running // 2)) / self.width) < COMPILE_COST_S:
+            self.round_len, self.enabled = self.every, False  # even halving could not pay for a program: run on
+            return 0
+        self._next_round(cur)
+        return 0
+
+    def _next_round(self, lanes: int) -> None:
+        self.round_len = min(self.every, max(4, int(0.05 / max(self.step_time * lanes / self.width, 1e-9))))
+
+
+__all__ = ["Run", "RawResult", "Checkpoint", "COMPILE_COST_S", "CACHE"]

@@ -1,0 +1,311 @@
+"""The commands: ``jaxlr fit``, ``jaxlr sweep`` and ``jaxlr demo``.
+
+``fit`` and ``sweep`` read a data file (``_io``: the one check of X and of the labels), build the
+core's ``Dataset`` from it once, call the functional API on it (``fit_dataset`` /
+``sweep_dataset``: options map one-to-one onto ``jaxlr.Options``), and write ``results.csv``,
+``params.npz``, ``run.json`` and figures into ``--out`` as one set. Scores, summaries and what
+the figures show come from ``_report``; files from ``_outputs``; figures from ``_plots``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+from .._train.data import from_codes
+from ._args import model_options
+from ._errors import EXTRA, UsageError, missing_extra, option_error, require
+
+# what does not change a sweep's results (everything else keys its checkpoint)
+RUN_ONLY = ("func", "argv", "options", "out", "force", "resume", "quiet", "cache_dir", "use_cache",
+            "coordinator_address", "process_id", "distributed", "device_mesh", "command", "published")
+
+
+def _setup_jax(args) -> tuple:
+    """Join a multi-host job and build ``--mesh`` (``args.device_mesh``) before JAX creates any
+    array; float64; the persistent compilation cache unless ``--no-cache`` or an empty
+    ``$JAXLR_CACHE_DIR``. Returns the compile statistics, the cache directory really in use
+    (``None``: off) and the warnings raised on the way."""
+    import warnings
+
+    import jax
+
+    from .._api.cache import enable_compilation_cache
+    from ..distributed import initialize_from_args
+    from . import _report
+
+    try:
+        args.device_mesh = initialize_from_args(args)
+    except (ValueError, RuntimeError) as err:
+        raise UsageError(f"--mesh / multi-host options: {err}") from None
+    jax.config.update("jax_enable_x64", True)  # float64 unless --dtype float32 (then the data is float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cache_dir = enable_compilation_cache(args.cache_dir) if args.use_cache else None
+    if cache_dir is None:  # off means off, also for a cache configured through JAX's own settings
+        jax.config.update("jax_enable_compilation_cache", False)
+    return _report.CompileStats().install(), cache_dir, list(caught)
+
+
+class _Progress:
+    """A tqdm bar on stderr fed by the API's ``progress(done, total)`` callback; it appears at
+    the first report, so a run rejected during validation prints nothing but its error."""
+
+    def __init__(self, desc: str, quiet: bool, unit: str):
+        self.desc, self.quiet, self.unit = desc, quiet, unit
+        self.bar = None
+
+    @property
+    def callback(self):
+        return None if self.quiet else self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(desc=self.desc, unit=self.unit, unit_scale=True, file=sys.stderr, dynamic_ncols=True,
+                            smoothing=0.1, total=total)
+        self.bar.update(done - self.bar.n)
+
+    def close(self, finished: bool):
+        if self.bar is not None:
+            if finished and self.bar.total:
+                self.bar.update(self.bar.total - self.bar.n)
+            self.bar.close()
+
+
+def _start(args):
+    """Checks before any work: the extras this run needs, option combinations, and ``--out``
+    (only process 0 writes). Returns the ``RunDir``."""
+    from ._outputs import OutputError, RunDir
+
+    require(["matplotlib"] + ([] if args.quiet else ["tqdm"]))
+    if getattr(args, "folds", None) is not None and args.test_size is not None:
+        raise UsageError("--folds and --test-size both choose validation rows; give one")
+    if getattr(args, "halving", None) is not None and args.folds is None:
+        raise UsageError("--halving needs --folds: settings are ranked by their held-out fold loss")
+    run_dir = RunDir(args.out, force=args.force)
+    if args.process_id in (None, 0):
+        try:
+            run_dir.check()
+        except OutputError as err:
+            raise UsageError(f"--out {args.out}: {err}") from None
+    return run_dir
+
+
+def _load(args):
+    """The data file (checked once, labels encoded once), the train/validation rows, and the
+    training rows as the core's ``Dataset``."""
+    import numpy as np
+
+    from . import _io
+
+    try:
+        table = _io.load(args.data, args.target, args.features)
+    except _io.DataError as err:
+        raise UsageError(str(err)) from None
+    except ModuleNotFoundError as err:  # pyarrow for Parquet, scikit-learn for LIBSVM
+        top = (err.name or "").split(".")[0]
+        if top not in EXTRA:
+            raise
+        raise missing_extra([top]) from None
+    codes = table.codes
+    X = table.X.astype(args.dtype)
+    if args.test_size is not None:
+        try:
+            train, test = _io.train_test_split(codes, args.test_size, args.split_seed)
+        except ValueError as err:
+            raise option_error(err, args.options) from None
+        if len(np.unique(codes[train])) < len(table.classes):
+            raise UsageError(f"--test-size {args.test_size:g} leaves a class without training rows")
+    else:
+        train, test = np.arange(len(codes)), None
+    try:
+        data = from_codes(X[train] if test is not None else X, codes[train], table.classes,
+                          class_weight=args.class_weight, feature_names=tuple(table.feature_names))
+    except (ValueError, TypeError) as err:
+        raise option_error(err, args.options) from None
+    return table, X, data, train, test
+
+
+def _train(kind: str, unit: str, args, call):
+    """Run ``call(progress_callback)`` (``fit_dataset``/``sweep_dataset``) under a progress bar,
+    with its warnings recorded and its argument errors named by their options. Returns the
+    result gathered onto this host (``None`` outside process 0, which alone writes) and the
+    warnings."""
+    import warnings
+
+    from .. import distributed
+
+    progress = _Progress(kind, args.quiet, unit)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = call(progress.callback)
+    except (ValueError, TypeError) as err:
+        progress.close(False)
+        raise option_error(err, args.options) from None
+    progress.close(True)
+    result = distributed.gather(result)
+    return (result if distributed.is_main_process() else None), list(caught)
+
+
+def _manifest(args, table, t_start, setup, result, extra) -> dict:
+    import shlex
+
+    from . import _report
+
+    stats, cache_dir, _ = setup
+    config = {k: v for k, v in vars(args).items() if k not in ("func", "argv", "options")}
+    return _report.manifest(command=shlex.join(["jaxlr", *args.argv]), config=config,
+                            data=_report.data_record(args.data, table), result_config=result.config,
+                            wall_time_s=time.perf_counter() - t_start, compile_stats=stats,
+                            cache_dir=cache_dir, extra=extra)
+
+
+def _publish(args, run_dir, rows, params: dict, figures: dict, manifest: dict) -> None:
+    """Write the run's files as one set (``RunDir.publish``)."""
+    from ._outputs import OutputError, write_csv, write_json, write_npz, write_png
+
+    files = {"results.csv": lambda p: write_csv(p, rows), "params.npz": lambda p: write_npz(p, **params)}
+    for name, fig in figures.items():
+        files[name] = lambda p, fig=fig: write_png(p, fig)
+    files["run.json"] = lambda p: write_json(p, manifest)
+    try:
+        run_dir.publish(files)
+    except OutputError as err:
+        raise UsageError(f"--out {args.out}: {err}") from None
+    args.published = True
+
+
+def _finish(args, figures, warnings_) -> None:
+    print(f"wrote {args.out}/" + ", ".join(["results.csv", "params.npz", "run.json", *figures]))
+    sys.stdout.flush()  # a closed pipe is reported here, not at exit
+    for message in dict.fromkeys(str(w.message) for w in warnings_):
+        print(f"warning: {message}", file=sys.stderr)
+
+
+def fit(args) -> int:
+    t0 = time.perf_counter()
+    run_dir = _start(args)
+    table, X, data, train, test = _load(args)
+    setup = _setup_jax(args)
+    from .._api.fit import fit_dataset
+    from . import _report
+
+    result, caught = _train("fit", "step", args, lambda progress: fit_dataset(
+        data, seed=args.seed, l2=args.l2, l1=args.l1, learning_rate=args.learning_rate, progress=progress,
+        **model_options(args)))
+    if result is None:
+        return 0
+    (row,) = _report.table_rows(result, X, table.codes, train, test)
+    figures = _report.fit_figures(result, minibatch=args.batch_size is not None)
+    warnings_ = setup[2] + caught
+    manifest = _manifest(args, table, t0, setup, result, {
+        "n_models": 1, "n_train": int(len(train)), "n_validation": 0 if test is None else int(len(test)),
+        "status_counts": {result.status_name: 1}, "warnings": [str(w.message) for w in warnings_]})
+    params = _report.params_arrays(result, table.feature_names, table.label_mapping)
+    _publish(args, run_dir, [row], params, figures, manifest)
+    val = (f"   validation: log-loss {row['val_loss']:.4f}, accuracy {row['val_accuracy']:.3f}, "
+           f"AUC {row['val_auc']:.3f}") if test is not None else ""
+    print(f"{result.status_name} after {row['n_iter']} steps ({result.config['solver']}): train log-loss "
+          f"{row['train_loss']:.4f}, accuracy {row['train_accuracy']:.3f}, AUC {row['train_auc']:.3f}{val}")
+    _finish(args, figures, warnings_)
+    return 0
+
+
+def _n_models(args) -> int:
+    """The grid's size, from the options (the checkpoint's bound on the models it may hold)."""
+    n_seeds = args.seeds if isinstance(args.seeds, int) else len(args.seeds)
+    return max(0, n_seeds) * len(args.learning_rate) * len(args.l2) * len(args.l1) * (args.folds or 1)
+
+
+def _checkpoint_key(args) -> dict:
+    """What the checkpoint's chunks depend on: the data and every argument but those that cannot
+    change a result (``RUN_ONLY``), the chunk layout and the device mesh included."""
+    import json
+
+    from . import _io
+    from .. import __version__
+
+    key = json.loads(json.dumps({k: v for k, v in vars(args).items() if k not in RUN_ONLY}, default=str))
+    key["data"] = _io.sha256(args.data)
+    key["n_models"] = _n_models(args)
+    key["jaxlr"] = __version__
+    return key
+
+
+def sweep(args) -> int:
+    t0 = time.perf_counter()
+    run_dir = _start(args)
+    table, X, data, train, test = _load(args)
+    from ._outputs import DirCheckpoint
+
+    checkpoint = DirCheckpoint(os.path.join(args.out, "checkpoint"), _checkpoint_key(args), args.resume,
+                               n_models=_n_models(args))
+    try:
+        checkpoint.verify()
+    except ValueError as err:  # settings differ from the interrupted run's
+        raise UsageError(str(err)) from None
+    setup = _setup_jax(args)
+    import numpy as np
+
+    from .._api.sweep import sweep_dataset
+    from . import _report
+
+    result, caught = _train("sweep", "model-step", args, lambda progress: sweep_dataset(
+        data, seeds=args.seeds, folds=args.folds, halving=args.halving, l2=args.l2, l1=args.l1,
+        learning_rate=args.learning_rate, progress=progress, checkpoint=checkpoint, **model_options(args)))
+    if result is None:
+        return 0
+    K = len(result)
+    if np.shape(result.coef)[0] != K:  # resumed chunks of another layout
+        raise UsageError(f"--resume: the chunks in {checkpoint.directory} do not add up to this run's {K} models; "
+                         "rerun without --resume to start over")
+    rows = _report.table_rows(result, X, table.codes, train, test)
+    has_val = test is not None or args.folds is not None
+    metric = "val_loss" if has_val else "train_loss"
+    counts = _report.status_counts(result.status_name)
+    figures = _report.sweep_figures(result, rows, has_val, minibatch=args.batch_size is not None)
+    params = _report.params_arrays(result, table.feature_names, table.label_mapping)
+    warnings_ = setup[2] + caught
+    manifest = _manifest(args, table, t0, setup, result, {
+        "n_models": K, "n_train": int(len(train)), "n_validation": 0 if test is None else int(len(test)),
+        "status_counts": counts, "resumed_chunks": checkpoint.loaded,
+        "warnings": [str(w.message) for w in warnings_]})
+    _publish(args, run_dir, rows, params, figures, manifest)
+    checkpoint.remove()  # results.csv and params.npz now hold everything the chunks did
+    finite = [r for r in rows if r["status"] != "diverged" and np.isfinite(r[metric])]
+    print(f"{K} models ({result.config['solver']}): " + ", ".join(f"{n} {s}" for s, n in counts.items())
+          + (f" ({checkpoint.loaded} chunks resumed)" if checkpoint.loaded else ""))
+    if finite:
+        print(_report.summary(rows, metric))
+    _finish(args, figures, warnings_)
+    return 0
+
+
+def demo(args) -> int:
+    import jax
+
+    jax.config.update("jax_enable_x64", True)  # the seed computes in float64
+    from .._api.demo import SEED_TEST_LOSS, run_demo
+
+    report = run_demo()
+    print("jaxlr demo: the seed experiment (textbook logistic regression, gradient descent)")
+    print(f"  test loss      {report.test_loss:.17g}   (seed prints {SEED_TEST_LOSS:.17g};"
+          f" difference {abs(report.test_loss - SEED_TEST_LOSS):.1e})")
+    print(f"  coef           {report.coef}   intercept {report.intercept:.6f}   dtype {report.dtype}")
+    print()
+    print(f"What jaxlr adds: {report.n_models} models (seeds x learning rates, minibatch 16, 1000 steps)"
+          " trained as ONE compiled, vmapped program:")
+    print(report.sweep_table)
+    print()
+    print(f"  one sweep call     {report.sweep_s * 1e3:8.1f} ms   (first call incl. compile: {report.sweep_compile_s:.2f} s)")
+    print(f"  {report.n_models} fit calls       {report.loop_s * 1e3:8.1f} ms   (same models one by one, warm)")
+    print(f"  speed-up           {report.loop_s / report.sweep_s:8.1f}x")
+    sys.stdout.flush()
+    return 0
+
+
+__all__ = ["fit", "sweep", "demo"]

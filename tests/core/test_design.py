@@ -1,0 +1,146 @@
+"""The design matrix interface: dense and sparse designs give X's products, exactly.
+
+Every sparse layout (one chunk per row, chunks of a fixed width, blocked or not, with or
+without the chunked columns) is checked against the dense matrix it holds, in every
+transformation the engine uses: jit, grad, vmap over lanes (the lanes-last rule), vmap of
+grad, jax.hessian (without the transpose), rows, pad and gram.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from jaxlr._core import design as _design
+from jaxlr._core import sparse as _sparse
+
+ATOL = 1e-12
+
+
+def skewed(m=40, n=9, seed=0):
+    """Rows of very different lengths, an empty row and an empty column."""
+    rng = np.random.default_rng(seed)
+    X = (rng.random((m, n)) < rng.random((m, 1)) ** 3) * rng.standard_normal((m, n))
+    X[3] = 0.0
+    X[:, 5] = 0.0
+    X[7] = rng.standard_normal(n)  # one full row
+    X[7, 5] = 0.0
+    return sp.csr_matrix(X), X
+
+
+LAYOUTS = [dict(), dict(width="ell"), dict(width=2), dict(width=4, block=8), dict(width="ell", block=4)]
+
+
+@pytest.mark.parametrize("transpose", [False, True])
+@pytest.mark.parametrize("layout", LAYOUTS, ids=str)
+def test_sparse_products_equal_dense(layout, transpose):
+    S, X = skewed()
+    m, n = X.shape
+    D = _sparse.sparse(S, transpose, **layout)
+    assert D.shape == (m, n) and D.has_fast_transpose == transpose
+    rng = np.random.default_rng(1)
+    w, W = rng.standard_normal(n), rng.standard_normal((n, 3))
+    r, R = rng.standard_normal(m), rng.standard_normal((m, 3))
+    np.testing.assert_allclose(D.matmul(w), X @ w, atol=ATOL)
+    np.testing.assert_allclose(D.matmul(W), X @ W, atol=ATOL)
+    np.testing.assert_allclose(D.rmatmul(r), X.T @ r, atol=ATOL)
+    np.testing.assert_allclose(D.rmatmul(R), X.T @ R, atol=ATOL)
+    np.testing.assert_allclose(jax.jit(lambda D, w: D @ w)(D, w), X @ w, atol=ATOL)
+
+    def f(v):
+        return jnp.sum(jnp.sin(D @ v))
+
+    np.testing.assert_allclose(jax.grad(f)(w), X.T @ np.cos(X @ w), atol=ATOL)
+    lanes = rng.standard_normal((5, n))
+    np.testing.assert_allclose(jax.vmap(lambda v: D @ v)(lanes), lanes @ X.T, atol=ATOL)
+    np.testing.assert_allclose(jax.vmap(jax.grad(f))(lanes), np.cos(lanes @ X.T) @ X, atol=ATOL)
+    nested = rng.standard_normal((2, 4, n))  # vmap of vmap: the rule folds both into lanes
+    np.testing.assert_allclose(jax.vmap(jax.vmap(lambda v: D @ v))(nested), nested @ X.T, atol=ATOL)
+    np.testing.assert_allclose(jax.vmap(lambda v: D.rmatmul(v))(rng.standard_normal((2, m))).shape, (2, n))
+    if not transpose:  # no custom_vjp: forward mode works, as for a dense X without XT
+        H = jax.hessian(lambda v: jnp.sum(jnp.exp(D @ v)))(w)
+        np.testing.assert_allclose(H, X.T @ (np.exp(X @ w)[:, None] * X), rtol=1e-10)
+
+
+@pytest.mark.parametrize("layout", LAYOUTS[:3], ids=str)
+def test_sparse_rows_pad_gram(layout):
+    S, X = skewed()
+    m, n = X.shape
+    D = _sparse.sparse(S, True, **layout)
+    rng = np.random.default_rng(2)
+    w = rng.standard_normal(n)
+    idx = jnp.asarray([0, m - 1, 7, 7, 3])
+    np.testing.assert_allclose(D[idx].matmul(w), X[np.asarray(idx)] @ w, atol=ATOL)
+    r = rng.standard_normal(5)
+    np.testing.assert_allclose(jax.grad(lambda v: jnp.vdot(D[idx] @ v, r))(w), X[np.asarray(idx)].T @ r,
+                               atol=ATOL)
+    P = D.pad(m + 3, n + 2)
+    assert P.shape == (m + 3, n + 2)
+    np.testing.assert_allclose(P.matmul(np.r_[w, 1.0, 1.0]), np.r_[X @ w, 0, 0, 0], atol=ATOL)
+    np.testing.assert_allclose(P.rmatmul(np.r_[np.ones(m), 1, 1, 1]), np.r_[X.sum(0), 0, 0], atol=ATOL)
+    np.testing.assert_allclose(P[jnp.asarray([m + 1, 7])].matmul(np.r_[w, 1, 1]), [0.0, X[7] @ w], atol=ATOL)
+    d, dk = rng.random(m), rng.random((m, 2))
+    np.testing.assert_allclose(D.gram(d), X.T @ (d[:, None] * X), atol=ATOL)
+    np.testing.assert_allclose(D.gram(dk), np.einsum("mi,mk,mj->kij", X, dk, X), atol=ATOL)
+    with pytest.raises(ValueError, match="smaller"):
+        D.pad(m - 1, n)
+
+
+def test_dense_padded_and_gram():
+    from jaxlr._train.layout import _pad_matrix  # dense X is padded on the host, before the design
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((6, 4))
+    Xp = _pad_matrix(X, 8, 5)
+    for transpose in (False, True):
+        for P in (_design.dense(Xp, transpose), _design.DenseDesign(Xp, Xp.T.copy() if transpose else None)):
+            assert P.shape == (8, 5) and P.has_fast_transpose == transpose
+            np.testing.assert_allclose(np.asarray(P.X)[:6, :4], X)
+            assert not np.asarray(P.X)[6:].any() and not np.asarray(P.X)[:, 4:].any()
+            np.testing.assert_allclose(P.rmatmul(np.ones(8))[:4], X.sum(0))
+    d = rng.random(6)
+    np.testing.assert_allclose(_design.dense(X).gram(d), X.T @ (d[:, None] * X), atol=ATOL)
+
+
+@pytest.mark.parametrize("n_weights", [1, _design.PAIRWISE_MIN_WEIGHTS - 1, _design.PAIRWISE_MIN_WEIGHTS, 20])
+@pytest.mark.parametrize("m", [37, 3 * _design.GRAM_BLOCK + 5])  # below and above the blocked form
+def test_dense_gram_of_many_weights(m, n_weights):
+    """Both forms (a weighted GEMM per column below PAIRWISE_MIN_WEIGHTS, pairwise products
+    from it on) give X^T diag(D[:, k]) X for every k."""
+    rng = np.random.default_rng(5)
+    X, D = rng.standard_normal((m, 6)), rng.random((m, n_weights))
+    np.testing.assert_allclose(_design.dense(X).gram(D), np.einsum("mi,mk,mj->kij", X, D, X), atol=1e-10)
+
+
+def test_a_width_that_holds_every_row_is_one_chunk_per_row():
+    rng = np.random.default_rng(4)
+    X = (rng.random((30, 12)) < 0.4) * rng.standard_normal((30, 12))
+    X[:, 0] = 1.0  # no empty row
+    D = _sparse.sparse(sp.csr_matrix(X), True, width=16)
+    assert D.fwd.segment is None and D.row_start is None
+    w = rng.standard_normal(12)
+    np.testing.assert_allclose(D.matmul(w), X @ w, atol=ATOL)
+    np.testing.assert_allclose(D.rmatmul(np.ones(30)), X.sum(0), atol=ATOL)
+
+
+def test_sparse_input_and_chunk_width():
+    from jaxlr._train.data import is_sparse
+
+    S, X = skewed()
+    assert is_sparse(S) and not is_sparse(X)
+    # even short rows: one chunk per row; a few very long rows: chunks with a segment_sum
+    assert _sparse.chunk_width(np.full(100, 20)) is None
+    lengths = np.r_[np.full(1000, 3), [5000]]
+    assert _sparse.chunk_width(lengths) in _sparse.WIDTHS
+    D = _sparse.sparse(sp.csr_matrix(np.zeros((4, 3))))  # all zero: products are zero
+    np.testing.assert_array_equal(D.matmul(np.ones(3)), np.zeros(4))
+
+
+def test_sparse_design_keeps_float32():
+    S, X = skewed()
+    D = _sparse.sparse(S.astype(np.float32), True)
+    assert D.dtype == np.float32
+    w = np.ones(X.shape[1], np.float32)
+    assert D.matmul(w).dtype == np.float32 and D.rmatmul(np.ones(X.shape[0], np.float32)).dtype == np.float32
+    np.testing.assert_allclose(D.matmul(w), X.astype(np.float32) @ w, rtol=1e-5, atol=1e-5)

@@ -1,0 +1,167 @@
+"""Solvers reach the optimum scikit-learn and statsmodels report (float64)."""
+
+import warnings
+
+import jax
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import jaxlr
+from jaxlr.losses import objective, smooth_objective
+from jaxlr import Params
+
+from conftest import make_problem
+
+
+def relative_error(got, ref):
+    return np.abs(got - ref).max() / np.abs(ref).max()
+
+
+def sklearn_fit(X, y, **kwargs):
+    from sklearn.linear_model import LogisticRegression
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # saga at tight tolerance may warn; we compare objectives
+        return LogisticRegression(**{"max_iter": 100_000, **kwargs}).fit(X, y)
+
+
+@pytest.mark.parametrize("C", [0.01, 1.0, 100.0])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+def test_l2_matches_scikit_learn_on_breast_cancer(cancer, C, fit_intercept):
+    X, y = cancer
+    sk = sklearn_fit(X, y, C=C, tol=1e-12, fit_intercept=fit_intercept)
+    ref = np.append(sk.coef_[0], sk.intercept_)
+    for solver in ("lbfgs", "newton"):
+        r = jaxlr.fit(X, y, solver=solver, l2=1 / (C * len(y)), tol=1e-10, steps=5000,
+                      fit_intercept=fit_intercept)
+        assert r.converged, solver
+        assert relative_error(np.append(r.coef, r.intercept), ref) < 1e-4, solver
+
+
+@pytest.mark.parametrize("C, l1_ratio", [(0.1, 1.0), (1.0, 0.5)])
+def test_l1_and_elastic_net_objective_no_worse_than_saga(cancer, C, l1_ratio):
+    X, y = cancer
+    m = len(y)
+    sk = sklearn_fit(X, y, C=C, l1_ratio=l1_ratio, solver="saga", tol=1e-10, max_iter=20_000)
+    l1, l2 = l1_ratio / (C * m), (1 - l1_ratio) / (C * m)
+    r = jaxlr.fit(X, y, l1=l1, l2=l2, tol=1e-9, steps=20_000)  # "auto" picks fista
+    assert r.config["solver"] == "fista" and r.converged
+    ours = float(objective(r.params, X, y.astype(float), None, l1, l2))
+    theirs = float(objective(Params(sk.coef_[0], sk.intercept_[0]), X, y.astype(float), None, l1, l2))
+    assert ours <= theirs + 1e-12 * abs(theirs)
+    np.testing.assert_array_equal(np.asarray(r.coef) != 0, sk.coef_[0] != 0)  # same support
+
+
+def test_integer_sample_weight_equals_repeated_rows(cancer):
+    X, y = cancer[0][:200, :6], cancer[1][:200]
+    w = np.random.default_rng(0).integers(0, 4, len(y))
+    for solver in ("lbfgs", "newton"):
+        a = jaxlr.fit(X, y, sample_weight=w, l2=1e-3, solver=solver, tol=1e-10)
+        b = jaxlr.fit(np.repeat(X, w, axis=0), np.repeat(y, w), l2=1e-3, solver=solver, tol=1e-10)
+        np.testing.assert_allclose(np.append(a.coef, a.intercept), np.append(b.coef, b.intercept), rtol=1e-6)
+
+
+def test_class_weight_balanced_matches_scikit_learn(cancer):
+    X, y = cancer
+    C = 0.5
+    sk = sklearn_fit(X, y, C=C, tol=1e-12, class_weight="balanced")
+    # "balanced" weights sum to n_samples, so l2 = 1 / (C * m) as without weights
+    r = jaxlr.fit(X, y, class_weight="balanced", l2=1 / (C * len(y)), tol=1e-10, solver="newton")
+    assert relative_error(np.append(r.coef, r.intercept), np.append(sk.coef_[0], sk.intercept_)) < 1e-4
+
+
+def test_class_weight_dict_matches_scikit_learn(cancer):
+    X, y = cancer
+    C, class_weight = 1.0, {0: 3.0, 1: 0.5}
+    sk = sklearn_fit(X, y, C=C, tol=1e-12, class_weight=class_weight)
+    total = np.where(y == 0, 3.0, 0.5).sum()
+    r = jaxlr.fit(X, y, class_weight=class_weight, l2=1 / (C * total), tol=1e-10, solver="lbfgs")
+    assert relative_error(np.append(r.coef, r.intercept), np.append(sk.coef_[0], sk.intercept_)) < 1e-4
+
+
+def test_unpenalized_fit_equals_statsmodels_logit():
+    import statsmodels.api as sm
+
+    data = sm.datasets.spector.load_pandas()  # a real dataset whose MLE exists
+    X, y = data.exog.to_numpy(float), data.endog.to_numpy(float)
+    sm_fit = sm.Logit(y, sm.add_constant(X)).fit(disp=0, method="newton", tol=1e-14, maxiter=100)
+    ref = np.append(sm_fit.params[1:], sm_fit.params[0])
+    for solver in ("newton", "lbfgs"):
+        r = jaxlr.fit(X, y, solver=solver, tol=1e-9, steps=2000)
+        assert r.converged, solver
+        np.testing.assert_allclose(np.append(r.coef, r.intercept), ref, rtol=1e-6, atol=1e-8)
+
+
+def test_sweep_over_eight_C_values_matches_scikit_learn(cancer):
+    X, y = cancer
+    Cs = np.logspace(-3, 2, 8)
+    result = jaxlr.sweep(X, y, l2=1 / (Cs * len(y)), solver="lbfgs", tol=1e-10, steps=5000)
+    assert result.converged.all()
+    assert len(set(np.asarray(result.n_iter).tolist())) > 1
+    for k, C in enumerate(Cs):
+        sk = sklearn_fit(X, y, C=C, tol=1e-12)
+        got = np.append(result.coef[k], result.intercept[k])
+        assert relative_error(got, np.append(sk.coef_[0], sk.intercept_)) < 1e-4, C
+
+
+SHAPES = [(30, 3), (50, 5)]
+
+
+@given(
+    shape=st.sampled_from(SHAPES),
+    seed=st.integers(0, 2**31 - 1),
+    solver=st.sampled_from(["lbfgs", "newton", "fista"]),
+    l1=st.sampled_from([0.0, 0.01, 0.05]),
+    l2=st.sampled_from([0.0, 0.01, 1.0]),
+    fit_intercept=st.booleans(),
+)
+def test_optimality_holds_at_the_returned_solution(shape, seed, solver, l1, l2, fit_intercept):
+    """With tol, the returned point satisfies the optimality conditions to tol, checked here
+    independently of the solver's own residual: |g_j| <= l1 + tol for every j, and
+    |g_j + l1 sign(w_j)| <= tol where w_j is clearly non-zero (g: gradient of the smooth part)."""
+    if l1 > 0 and solver != "fista":
+        solver = "fista"
+    if l1 == 0 and l2 == 0:
+        l2 = 0.001  # unpenalized random problems may be separable: no optimum to check
+    X, y = make_problem(*shape, seed=seed % 1000)
+    tol = 1e-7
+    r = jaxlr.fit(X, y, solver=solver, l1=l1, l2=l2, tol=tol, steps=20_000, fit_intercept=fit_intercept)
+    assert r.converged
+    g = jax.grad(smooth_objective)(r.params, X, y, None, l2, fit_intercept)
+    w, gw = np.asarray(r.coef), np.asarray(g.coef)
+    assert np.all(np.abs(gw) <= l1 + tol)
+    clear = np.abs(w) > tol
+    assert np.all(np.abs(gw[clear] + l1 * np.sign(w[clear])) <= tol)
+    assert abs(float(g.intercept)) <= tol
+    if not fit_intercept:
+        assert float(r.intercept) == 0.0
+
+
+def test_newton_survives_a_singular_hessian():
+    """A duplicated and an all-zero column make the unpenalized Hessian singular: the damped
+    Cholesky still finds descent steps and the gradient still reaches tol."""
+    X, y = make_problem(m=80, n=3, seed=5)
+    reduced = jaxlr.fit(X, y, solver="newton", tol=1e-9, steps=100)
+    r = jaxlr.fit(np.hstack([X, X[:, :1], np.zeros((80, 1))]), y, solver="newton", tol=1e-9, steps=100)
+    assert r.converged
+    assert float(r.coef[4]) == 0.0  # a feature that is always zero never moves
+    # only the twins' sum is identified: it equals the weight of the single column
+    np.testing.assert_allclose(r.coef[0] + r.coef[3], reduced.coef[0], rtol=1e-7)
+    np.testing.assert_allclose(r.coef[1:3], reduced.coef[1:3], rtol=1e-7)
+
+
+def test_vmapped_newton_does_not_stall_at_rounding_level():
+    """A lane whose last Newton decrease is below float resolution must still converge in
+    gradient (this grid once left one of its 50 lanes at residual 2.7e-10 for the whole budget,
+    accepting ever tinier steps along the unpenalized softmax-intercept direction)."""
+    from sklearn.datasets import load_iris
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = load_iris(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    Cs = np.logspace(-2, 2, 10)
+    result = jaxlr.sweep(X, y, l2=1 / (Cs * len(y)), solver="newton", tol=1e-10, steps=300, folds=5)
+    assert result.converged.all()
+    assert int(np.max(result.n_iter)) <= 15  # alone, each of these fits takes at most 12

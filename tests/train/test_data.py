@@ -1,0 +1,113 @@
+"""Bad input: a clear ValueError/TypeError naming the argument, raised before anything compiles."""
+
+import numpy as np
+import pytest
+
+import jaxlr
+
+from conftest import make_problem, traces
+
+X, Y = make_problem(m=20, n=3)
+
+
+def bad(**overrides):
+    args = dict(X=X, y=Y)
+    args.update(overrides)
+    return args
+
+
+CASES = [
+    (bad(X=X[:, 0]), ValueError, "X must be 2-D"),
+    (bad(X=X[None]), ValueError, "X must be 2-D"),
+    (bad(X=np.zeros((0, 3)), y=np.zeros(0)), ValueError, "X is empty"),
+    (bad(X=np.where(np.arange(60).reshape(20, 3) == 7, np.nan, X)), ValueError, "X contains NaN or inf.*row 2, column 1"),
+    (bad(X=np.where(np.arange(60).reshape(20, 3) == 0, np.inf, X)), ValueError, "X contains NaN or inf"),
+    (bad(X=np.array([["a"] * 3] * 20)), ValueError, "X must be numeric"),
+    (bad(X=[[1.0, 2.0], [3.0]]), ValueError, "X could not be read"),
+    (bad(y=Y[:-1]), ValueError, "y has 19 labels but X has 20 rows"),
+    (bad(y=np.ones(20)), ValueError, "y must contain at least two classes, got 1"),
+    (bad(y=np.where(np.arange(20) == 3, np.nan, Y)), ValueError, "y contains NaN"),
+    (bad(y=np.zeros((20, 2))), ValueError, "y must be 1-D"),
+    (bad(sample_weight=np.ones(19)), ValueError, r"sample_weight must have shape \(20,\)"),
+    (bad(sample_weight=-np.ones(20)), ValueError, "sample_weight must be non-negative"),
+    (bad(sample_weight=np.where(np.arange(20) == 1, np.inf, 1.0)), ValueError, "sample_weight contains NaN or inf"),
+    (bad(sample_weight=np.zeros(20)), ValueError, "sample_weight must have a positive sum"),
+    (bad(steps=2**31), ValueError, "steps must be <= 2147483647"),
+    (bad(steps=-5), ValueError, "steps must be >= 0"),
+    (bad(steps=2.5), TypeError, "steps must be an integer"),
+    (bad(l2=-0.1), ValueError, "l2 must be >= 0"),
+    (bad(l1=-0.1), ValueError, "l1 must be >= 0"),
+    (bad(l2=float("nan")), ValueError, "l2 must be finite"),
+    (bad(learning_rate=0.0), ValueError, "learning_rate must be > 0"),
+    (bad(learning_rate=-0.01), ValueError, "learning_rate must be > 0"),
+    (bad(tol=-1e-4), ValueError, "tol must be >= 0"),
+    (bad(tol="tight"), ValueError, "tol must be a non-negative number"),
+    (bad(solver="sgdd"), ValueError, "solver must be one of"),
+    (bad(solver=3), TypeError, "solver must be a name"),
+    (bad(solver="lbfgs", l1=0.1), ValueError, "cannot handle an L1 penalty"),
+    (bad(solver="newton", batch_size=4), ValueError, "needs full batches"),
+    (bad(batch_size=0), ValueError, "batch_size must be >= 1"),
+    (bad(batch_size=21), ValueError, "batch_size must be <= n_samples"),
+    (bad(batch_size=4, tol=1e-3), ValueError, "tol must be None"),
+    (bad(class_weight="even"), ValueError, "class_weight must be None, 'balanced' or a dict"),
+    (bad(class_weight={0.0: 1.0, 5.0: 2.0}), ValueError, "class_weight has key 5.0, which is not a class"),
+    (bad(class_weight={0.0: -1.0}), ValueError, r"class_weight\[0.0\] must be >= 0"),
+    (bad(fit_intercept="yes"), TypeError, "fit_intercept must be a bool"),
+    (bad(init=(np.zeros(2), 0.0)), ValueError, "init must have coef"),
+]
+
+
+@pytest.mark.parametrize("kwargs, error, match", CASES)
+def test_fit_rejects_bad_input_before_compiling(kwargs, error, match):
+    before = traces()
+    with pytest.raises(error, match=match):
+        jaxlr.fit(**kwargs)
+    assert traces() == before
+
+
+@pytest.mark.parametrize("kwargs, error, match", CASES[:20])
+def test_sweep_rejects_the_same_input(kwargs, error, match):
+    with pytest.raises(error, match=match):
+        jaxlr.sweep(**kwargs)
+
+
+def test_labels_may_be_any_two_values():
+    labels = np.where(Y > 0, 7, -3)
+    result = jaxlr.fit(X, labels, l2=0.1)
+    assert list(result.classes) == [-3, 7]
+    assert set(jaxlr.predict(result, X)) <= {-3, 7}
+
+
+def test_integer_features_become_float():
+    result = jaxlr.fit((X * 10).astype(int), Y, l2=0.1)
+    assert result.coef.dtype == np.float64
+
+
+@pytest.mark.parametrize("call, argument, name, detail", [
+    (lambda: jaxlr.fit(X, Y, l2=-1.0), "l2", "l2", "must be >= 0, got -1.0"),
+    (lambda: jaxlr.fit(X, Y, steps=True), "steps", "steps", "must be a number, got a bool"),
+    (lambda: jaxlr.sweep(X, Y, l2=[0.1, -1.0]), "l2", "l2[1]", "must be >= 0, got -1.0"),
+    (lambda: jaxlr.sweep(X, Y, learning_rate=[]), "learning_rate", "learning_rate", "is an empty sequence"),
+])
+def test_argument_errors_carry_the_argument_name(call, argument, name, detail):
+    """What a shell needs to rephrase an error in its own terms (the CLI's --l2) without
+    parsing the message; the message itself is unchanged."""
+    from jaxlr._train.checks import ArgumentError
+
+    with pytest.raises((ValueError, TypeError)) as err:
+        call()
+    assert isinstance(err.value, ArgumentError)
+    assert (err.value.argument, err.value.name, err.value.detail) == (argument, name, detail)
+    assert str(err.value) == f"{name} {detail}"
+    import pickle
+
+    again = pickle.loads(pickle.dumps(err.value))
+    assert type(again) is type(err.value) and str(again) == str(err.value)
+
+
+def test_check_scalar_maximum():
+    from jaxlr._train.checks import check_scalar
+
+    assert check_scalar("seed", 2**32 - 1, minimum=0, maximum=2**32 - 1, integer=True) == 2**32 - 1
+    with pytest.raises(ValueError, match=r"^seed must be <= 4294967295, got 4294967296$"):
+        check_scalar("seed", 2**32, minimum=0, maximum=2**32 - 1, integer=True)
