@@ -2,7 +2,7 @@
 
 Halving: breast cancer (standardized), a 27-value ``l2`` grid (1e-6 .. 1, log-spaced) x 3 folds,
 the full grid against ``halving=3`` in the same run, counted with the sweep's own counters
-(``n_iter`` summed over models: model-iterations; ``lane_steps_computed()``: model-steps the loop
+(``n_iter`` summed over models: model-iterations; ``config["lane_steps"]``: model-steps the loop
 computed, padding and stopped-but-batched lanes included) and timed warm (a first call of each
 compiles; its time is reported apart). The setting each picks is the one with the lowest mean
 held-out loss over folds (the full grid: over all settings; halving: over its finalists).
@@ -58,7 +58,6 @@ def halving(tiny: bool = False) -> list[dict]:
     import jax
 
     import jaxlr
-    from jaxlr._lanes import lane_steps_computed
 
     X, y = data()
     l2 = list(np.geomspace(1e-6, 1.0, 9 if tiny else 27))
@@ -73,10 +72,10 @@ def halving(tiny: bool = False) -> list[dict]:
                     start = time.perf_counter()
                     jaxlr.sweep(X, y, **options, **extra)  # compiles what it needs
                     first = time.perf_counter() - start
-                before, start = lane_steps_computed(), time.perf_counter()
+                start = time.perf_counter()
                 result = jaxlr.sweep(X, y, **options, **extra)
                 seconds = time.perf_counter() - start
-                out[name] = {"n_iter": int(np.sum(result.n_iter)), "lane_steps": lane_steps_computed() - before,
+                out[name] = {"n_iter": int(np.sum(result.n_iter)), "lane_steps": result.config["lane_steps"],
                              "seconds": seconds, "first_call_s": first,
                              "picked": _best_index(result, l2, finalists_only=name == "halving")}
                 if name == "halving":

@@ -13,8 +13,11 @@ import time
 
 import numpy as np
 
-from jaxlr import _lanes, _programs
-from jaxlr._engine import Hyper, Lanes, Static
+from jaxlr._core import programs as _programs
+from jaxlr._core.engine import Lanes, Static
+from jaxlr._core.problem import Hyper
+from jaxlr._core.solvers import SOLVERS
+from jaxlr._train import chunks, layout
 
 from .common import block, make_data, per_step
 
@@ -23,18 +26,18 @@ def gd_program(X, y, k: int):
     """``run(steps)``: the compiled training program of a K-model GD sweep (K learning rates,
     one chunk, fixed budget) on X, called with everything prepared, so validation, padding and
     transfers do not count. The budget is traced: every call reuses one program."""
-    prepared = _lanes.prepare(X, y, np.ones((1, X.shape[0]), X.dtype),
-                              transpose=_lanes.use_transpose("gd", None, None))
+    gd = SOLVERS["gd"]
+    prepared = layout.prepare(X, y, np.ones((1, X.shape[0]), X.dtype), transpose=layout.use_transpose(gd, None, None))
     lanes = Lanes(Hyper(np.geomspace(0.05, 1.0, k).astype(X.dtype) if k > 1 else np.full(1, 0.5, X.dtype),
                         *(np.zeros(k, X.dtype) for _ in range(3))), np.zeros(k, np.uint32), np.zeros(k, np.int32))
-    static = Static("gd", None, 1)
+    static = Static(gd, None, 1)
     theta0 = np.zeros((prepared.design.shape[1] + 1, k), X.dtype)
     args = (prepared.design, prepared.y, prepared.W, lanes, theta0)
     program = _programs.PROGRAMS[_programs.program_kind(*prepared.design.shape, k, 1)]
 
     def run(steps):
-        control = _lanes._control(steps, steps, False, True, X.shape[0], True)
-        state = _lanes._state_template(*args, control, static)
+        control = chunks.control(prepared, steps, steps, True, to_tolerance=False)
+        state = chunks.CACHE.state_template(*args, control, static)
         return program(state, *args, control, static)[1].objective
 
     return run

@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     import jax
 
     import jaxlr
-    from jaxlr._sweep import DEFAULT_MEMORY_BUDGET
+    from jaxlr._train.options import DEFAULT_MEMORY_BUDGET
 
     rng = np.random.default_rng(0)
     X = rng.standard_normal((args.rows, args.features), dtype=np.float32)

@@ -7,7 +7,6 @@ and JAX's never compete; jaxlr runs here, warm (compiled once, then timed).
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 import warnings
 from pathlib import Path
@@ -19,7 +18,6 @@ import jaxlr
 from .common import best_time, make_data, run_fresh
 from .objective import GAP, objective64, rel_gap
 
-sweep_mod = importlib.import_module("jaxlr._sweep")
 JAXLR_TOLS = (1e-3, 3e-4, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 3e-7)
 N_C = 32
 
@@ -96,9 +94,8 @@ def c_grid_jaxlr(Xg, yg, Cs, tol, solver):
             return jaxlr.sweep(Xg, yg, l2=l2s, solver=solver, tol=tol, steps=1000)
 
     run()
-    before = sweep_mod.lane_steps_computed()
     r = run()
-    computed = sweep_mod.lane_steps_computed() - before
+    computed = r.config["lane_steps"]
     t = best_time(lambda: run().coef, 2, warmup=0)
     n_iter = np.asarray(r.n_iter)
     needed = int(np.sum(n_iter + (np.asarray(r.status) == 1)))  # + the step that certifies convergence

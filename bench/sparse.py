@@ -105,7 +105,7 @@ def kernel_table(X, lanes=(1,), repeat: int = 5, variants=None) -> list[dict]:
     """Forward and backward product times of each kernel on ``X`` (scipy CSR alongside)."""
     from jax.experimental import sparse as jsparse
 
-    from jaxlr import _design
+    from jaxlr._core import sparse as _design
 
     m, n = X.shape
     rng = np.random.default_rng(1)

@@ -251,38 +251,14 @@ def inference(result, X, y, alpha: float = 0.05, sample_weight=None, robust: boo
         raise ValueError(f"alpha must be in (0, 1), got {alpha}")
     if not isinstance(robust, (bool, np.bool_)):
         raise TypeError(f"robust must be a bool, got {robust!r}")
-    l1, l2 = _penalties(result)
-    if (l1 > 0).any():
-        raise ValueError("inference: the fit has an L1 penalty (l1 > 0); Wald standard errors are not "
-                         "valid after L1 selection. Refit the selected features without L1.")
-    penalized = l2 > 0
-    if robust and penalized.any():
-        raise ValueError("inference: robust=True needs an unpenalized fit (l2 = 0)")
-    if n_classes > 2 and penalized.any():
-        raise ValueError("inference: a penalized multinomial fit (l2 > 0) has no reference-class form "
-                         "(the penalty is not invariant to shifting coefficients across classes); "
-                         "refit with l2 = 0")
-    if not np.all(np.asarray(result.status) == Status.CONVERGED):
-        warnings.warn("inference: the fit did not converge (status != 'converged'); the standard errors "
-                      "assume the objective is at its minimum", ConvergenceWarning, stacklevel=2)
+    l2, penalized = _check_penalties(result, robust, n_classes)
     fit_intercept = bool(result.config.get("fit_intercept", True))
     names = list(feature_names) if feature_names is not None else [f"x{j}" for j in range(n_features)]
     if len(names) != n_features:
         raise ValueError(f"feature_names has {len(names)} names for {n_features} features")
-    names = names + (["intercept"] if fit_intercept else [])
-
+    theta, names = _parameters(coef, intercept, names + (["intercept"] if fit_intercept else []), fit_intercept,
+                               np.asarray(result.classes))
     dtype = ds.X.dtype
-    if n_classes > 2:  # relative to the first class, one block [w_k..., b_k] per other class
-        coef = np.swapaxes(coef[..., 1:] - coef[..., :1], -1, -2)  # (..., K-1, n)
-        intercept = intercept[..., 1:] - intercept[..., :1]
-        labels = np.asarray(result.classes)
-        names = [f"{labels[k]}:{name}" for k in range(1, n_classes) for name in names]
-    if fit_intercept:
-        theta = np.concatenate([coef, intercept[..., None]], axis=-1)
-    else:
-        theta = coef
-    if n_classes > 2:
-        theta = theta.reshape(*theta.shape[:-2], -1)
     if ds.is_sparse:
         n_params = theta.shape[-1]
         if n_params > MAX_SPARSE_PARAMS:
@@ -308,6 +284,40 @@ def inference(result, X, y, alpha: float = 0.05, sample_weight=None, robust: boo
         kind = _kind(penalized[0], robust, n_classes)
     cols = [np.asarray(c) for c in cols]
     return InferenceTable(names, *cols, np.asarray(cov), alpha, kind)
+
+
+def _check_penalties(result, robust: bool, n_classes: int):
+    """(l2 per model, penalized per model), refusing what Wald tables cannot describe; a
+    ``ConvergenceWarning`` when a model did not converge."""
+    l1, l2 = _penalties(result)
+    if (l1 > 0).any():
+        raise ValueError("inference: the fit has an L1 penalty (l1 > 0); Wald standard errors are not "
+                         "valid after L1 selection. Refit the selected features without L1.")
+    penalized = l2 > 0
+    if robust and penalized.any():
+        raise ValueError("inference: robust=True needs an unpenalized fit (l2 = 0)")
+    if n_classes > 2 and penalized.any():
+        raise ValueError("inference: a penalized multinomial fit (l2 > 0) has no reference-class form "
+                         "(the penalty is not invariant to shifting coefficients across classes); "
+                         "refit with l2 = 0")
+    if not np.all(np.asarray(result.status) == Status.CONVERGED):
+        warnings.warn("inference: the fit did not converge (status != 'converged'); the standard errors "
+                      "assume the objective is at its minimum", ConvergenceWarning, stacklevel=3)
+    return l2, penalized
+
+
+def _parameters(coef, intercept, names: list, fit_intercept: bool, classes):
+    """theta (..., d) in the table's order and its row names: binary ``[w..., b]``; K classes
+    relative to the first, one block ``[w_k..., b_k]`` per other class."""
+    n_classes = len(classes)
+    if n_classes > 2:
+        coef = np.swapaxes(coef[..., 1:] - coef[..., :1], -1, -2)  # (..., K-1, n)
+        intercept = intercept[..., 1:] - intercept[..., :1]
+        names = [f"{classes[k]}:{name}" for k in range(1, n_classes) for name in names]
+    theta = np.concatenate([coef, intercept[..., None]], axis=-1) if fit_intercept else coef
+    if n_classes > 2:
+        theta = theta.reshape(*theta.shape[:-2], -1)
+    return theta, names
 
 
 def _kind(penalized: bool, robust: bool, n_classes: int) -> str:

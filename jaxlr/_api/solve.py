@@ -249,6 +249,38 @@ def solve(X, y, *, l2=0.0, l1=0.0, sample_weight=None, fit_intercept: bool = Tru
     set compiles one program (``jit`` inside; nested in your own ``jit`` it is inlined).
     """
     # shapes and static options: always known, checked before anything is traced or compiled
+    X, dtype = _check_X(X)
+    m, n = X.shape
+    for name, value in (("fit_intercept", fit_intercept), ("return_info", return_info)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise TypeError(f"{name} must be a bool, got {value!r}")
+    if not isinstance(solver, str) or solver not in NAMES:
+        raise ValueError(f"solver must be one of {', '.join(NAMES)}, got {solver!r}")
+    y, C = _labels(y, m, n_classes, dtype)
+    s = _weights(sample_weight, m, dtype)
+    l2 = _check_penalty("l2", l2, dtype)
+    l1_zero = _concrete(l1) and np.ndim(l1) == 0 and float(np.asarray(l1)) == 0.0  # only then may a
+    l1 = _check_penalty("l1", l1, dtype)  # smooth solver ignore the L1 term
+    n_params = (n + int(fit_intercept)) * C
+    if solver == "auto":
+        solver = "fista" if not l1_zero else ("newton" if n_params <= NEWTON_MAX_PARAMS else "lbfgs")
+    elif solver != "fista" and not l1_zero:
+        raise ValueError(f"solver={solver!r} ignores l1; with l1 > 0 or a traced l1 use solver='fista' or 'auto'")
+    tol, steps, budget = _budget(tol, steps, dtype)
+
+    static = _Static(LINE_SEARCH[solver], C, bool(fit_intercept), n_params <= active_set.DENSE_MAX_PARAMS)
+    args = (_as_array(X, dtype), y, s, l2, l1, tol, steps)
+    # host data became device arrays above (tracers inside a caller's jit): a top-level call
+    # gets the engine's compiler options, a traced one (jit, grad, vmap) plain jit, inlined
+    traced = any(not _concrete(a) for a in args)
+    kind = "default" if traced else program_kind(m, n, 1, C, static.solver, budget)
+    program = _PROGRAMS.get(kind, _PROGRAMS["cpu"])
+    params, info = program(static, *args)
+    return (params, info) if return_info else params
+
+
+def _check_X(X):
+    """X's shape and dtype (always known), its values when concrete; (X, compute dtype)."""
     if not hasattr(X, "shape"):
         X = _data.check_features(X)
     if len(X.shape) != 2 or 0 in X.shape:
@@ -258,46 +290,38 @@ def solve(X, y, *, l2=0.0, l1=0.0, sample_weight=None, fit_intercept: bool = Tru
     dtype = _data.float_dtype(X.dtype)
     if _concrete(X):
         X = _data.check_features(X).astype(dtype, copy=False)
-    m, n = X.shape
+    return X, dtype
+
+
+def _labels(y, m: int, n_classes, dtype):
+    """(labels on the device, C): binary labels in [0, 1] as floats, else integer codes."""
     if not hasattr(y, "shape"):
         y = np.asarray(y)
     if len(y.shape) != 1 or y.shape[0] != m:
         raise ValueError(f"y must have shape ({m},) (one label per row of X), got {tuple(y.shape)}")
-    if not isinstance(fit_intercept, (bool, np.bool_)):
-        raise TypeError(f"fit_intercept must be a bool, got {fit_intercept!r}")
-    if not isinstance(return_info, (bool, np.bool_)):
-        raise TypeError(f"return_info must be a bool, got {return_info!r}")
-    if not isinstance(solver, str) or solver not in NAMES:
-        raise ValueError(f"solver must be one of {', '.join(NAMES)}, got {solver!r}")
     n_classes = _check_classes(y, n_classes)
-    C = 1 if n_classes == 2 else n_classes
-    if C == 1:
-        y = _as_array(y, dtype)
-        if _concrete(y) and not bool(np.all((np.asarray(y) >= 0) & (np.asarray(y) <= 1))):
-            raise ValueError("y: binary labels must lie in [0, 1]")
-    else:
-        y = _as_array(y, np.int32)
+    if n_classes > 2:
+        return _as_array(y, np.int32), n_classes
+    y = _as_array(y, dtype)
+    if _concrete(y) and not bool(np.all((np.asarray(y) >= 0) & (np.asarray(y) <= 1))):
+        raise ValueError("y: binary labels must lie in [0, 1]")
+    return y, 1
 
+
+def _weights(sample_weight, m: int, dtype):
     if sample_weight is None:
-        s = jax.device_put(np.ones(m, dtype))
-    else:
-        if not hasattr(sample_weight, "shape"):
-            sample_weight = np.asarray(sample_weight)
-        if tuple(sample_weight.shape) != (m,):
-            raise ValueError(f"sample_weight must have shape ({m},), got {tuple(sample_weight.shape)}")
-        if _concrete(sample_weight):
-            sample_weight = _data.check_sample_weight(np.asarray(sample_weight), m, dtype)
-        s = _as_array(sample_weight, dtype)
+        return jax.device_put(np.ones(m, dtype))
+    if not hasattr(sample_weight, "shape"):
+        sample_weight = np.asarray(sample_weight)
+    if tuple(sample_weight.shape) != (m,):
+        raise ValueError(f"sample_weight must have shape ({m},), got {tuple(sample_weight.shape)}")
+    if _concrete(sample_weight):
+        sample_weight = _data.check_sample_weight(np.asarray(sample_weight), m, dtype)
+    return _as_array(sample_weight, dtype)
 
-    l2 = _check_penalty("l2", l2, dtype)
-    l1_zero = _concrete(l1) and np.ndim(l1) == 0 and float(np.asarray(l1)) == 0.0  # only then may a
-    l1 = _check_penalty("l1", l1, dtype)  # smooth solver ignore the L1 term
-    n_params = (n + int(fit_intercept)) * C
-    if solver == "auto":
-        solver = "fista" if not l1_zero else ("newton" if n_params <= NEWTON_MAX_PARAMS else "lbfgs")
-    elif solver != "fista" and not l1_zero:
-        raise ValueError(f"solver={solver!r} ignores l1; with l1 > 0 or a traced l1 use solver='fista' or 'auto'")
 
+def _budget(tol, steps, dtype):
+    """(tol, steps) on the device and the budget the compiler options are chosen for."""
     if isinstance(tol, str):
         if tol != "auto":
             raise ValueError(f"tol must be a non-negative number or 'auto', got {tol!r}")
@@ -309,17 +333,7 @@ def solve(X, y, *, l2=0.0, l1=0.0, sample_weight=None, fit_intercept: bool = Tru
     if _concrete(steps):
         steps = check_scalar("steps", steps, minimum=0, maximum=2**31 - 1, integer=True)
     budget = steps if isinstance(steps, int) else 1000  # for the choice of compiler options only
-    tol, steps = _as_array(tol, dtype), _as_array(steps, np.int32)
-
-    static = _Static(LINE_SEARCH[solver], C, bool(fit_intercept), n_params <= active_set.DENSE_MAX_PARAMS)
-    args = (_as_array(X, dtype), y, s, l2, l1, tol, steps)
-    # host data became device arrays above (tracers inside a caller's jit): a top-level call
-    # gets the engine's compiler options, a traced one (jit, grad, vmap) plain jit, inlined
-    traced = any(not _concrete(a) for a in args)
-    kind = "default" if traced else program_kind(m, n, 1, C, static.solver, budget)
-    program = _PROGRAMS.get(kind, _PROGRAMS["cpu"])
-    params, info = program(static, *args)
-    return (params, info) if return_info else params
+    return _as_array(tol, dtype), _as_array(steps, np.int32), budget
 
 
 def _check_classes(y, n_classes) -> int:

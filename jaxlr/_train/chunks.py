@@ -27,6 +27,7 @@ from .._core.status import HISTORY_SIZE, Status, history_steps, history_stride
 from .checks import ArgumentValueError
 from .layout import Prepared, bucket, pack, unpack
 from .mesh import to_host
+from .options import Options
 
 COMPILE_COST_S = 0.5  # what compiling a program for a new lane width is assumed to cost
 PROBE_STEPS = 8  # the first round of a chunk that may be compacted; the second is timed
@@ -101,27 +102,36 @@ def _host(tree):
     return jax.tree_util.tree_map(np.asarray, tree)
 
 
+def control(prepared: Prepared, steps: int, stop_at: int, fresh: bool, to_tolerance: bool = True,
+            fit_intercept: bool = True, intercept_weight: float = 0.0) -> Control:
+    """The traced scalars of one call of the program on ``prepared`` data."""
+    dtype = np.dtype(prepared.design.dtype)
+    return Control(np.int32(steps), np.int32(min(stop_at, 2**31 - 1)), np.bool_(to_tolerance), np.bool_(fit_intercept),
+                   np.int32(prepared.n_rows), np.bool_(fresh), np.int32(history_stride(steps)),
+                   dtype.type(intercept_weight))
+
+
 @dataclasses.dataclass
 class Run:
-    """One training call: the prepared data, the compile-time choices and the call's budget;
+    """One training call: the prepared data, the compile-time choices, the options and this
+    call's budget (``steps``: the options' own, or a halving rung's part of it);
     ``lane_steps`` counts the model-steps computed (padding lanes included)."""
 
     prepared: Prepared
     static: Static
+    options: Options
     steps: int
-    to_tolerance: bool
-    fit_intercept: bool
-    lane_multiple: int = 1
     progress: Callable[[int, int], None] | None = None
-    progress_every: int | None = None
-    intercept_weight: float = 0.0
     lane_steps: int = 0
 
+    @property
+    def to_tolerance(self) -> bool:
+        return self.options.tol is not None
+
     def control(self, stop_at: int, fresh: bool) -> Control:
-        dtype = np.dtype(self.prepared.design.dtype)
-        return Control(np.int32(self.steps), np.int32(min(stop_at, 2**31 - 1)), np.bool_(self.to_tolerance),
-                       np.bool_(self.fit_intercept), np.int32(self.prepared.n_rows), np.bool_(fresh),
-                       np.int32(history_stride(self.steps)), dtype.type(self.intercept_weight))
+        o = self.options
+        return control(self.prepared, self.steps, stop_at, fresh, self.to_tolerance, o.fit_intercept,
+                       o.intercept_weight)
 
     def lanes(self, lanes: Lanes, init, chunk_size: int, checkpoint: Checkpoint | None = None,
               report: Callable[[int, int], None] | None = None) -> RawResult:
@@ -129,7 +139,8 @@ class Run:
         ``progress``) hears of the model-steps done."""
         report = self.progress if report is None else report
         n_models = int(lanes.fold.shape[0])
-        width = -(-bucket(chunk_size) // self.lane_multiple) * self.lane_multiple
+        lane_multiple = self.options.lane_devices()[0]
+        width = -(-bucket(chunk_size) // lane_multiple) * lane_multiple
         steps = self.steps
         parts = []
         for c in range(-(-n_models // chunk_size)):
@@ -163,7 +174,7 @@ class Run:
         state = CACHE.state_template(*data, chunk, theta0, control, static)
         if prepared.place is not None:
             chunk, theta0, state = prepared.place((chunk, theta0, state))
-        every = steps if report is None else int(self.progress_every or max(1, steps // 50))
+        every = steps if report is None else int(self.options.progress_every or max(1, steps // 50))
         compaction = _Compaction(self.to_tolerance and prepared.place is None and width >= 8, width, steps, every)
         members = np.arange(width)  # the chunk lanes the running state holds, in order
         full = None  # (state, summary) of the whole chunk on the host, once compacted
@@ -251,4 +262,4 @@ class _Compaction:
         self.round_len = min(self.every, max(4, int(0.05 / max(self.step_time * lanes / self.width, 1e-9))))
 
 
-__all__ = ["Run", "RawResult", "Checkpoint", "COMPILE_COST_S", "CACHE"]
+__all__ = ["Run", "RawResult", "Checkpoint", "COMPILE_COST_S", "CACHE", "control"]

@@ -30,8 +30,17 @@ class PerfectSeparationWarning(UserWarning):
     """The classes are perfectly separated: the unpenalized MLE does not exist."""
 
 
+@dataclasses.dataclass(frozen=True)
 class _Common:
-    """What both results offer; arrays may carry a leading models axis (sweeps)."""
+    """What both results hold and offer; arrays may carry a leading models axis (sweeps)."""
+
+    coef: Any
+    intercept: Any
+    loss_history: Any
+    n_iter: Any
+    status: Any
+    objective: Any
+    residual: Any
 
     is_sweep: ClassVar[bool] = False
 
@@ -62,13 +71,6 @@ class FitResult(_Common):
     the final parameters; ``objective`` the objective there.
     """
 
-    coef: Any
-    intercept: Any
-    loss_history: Any
-    n_iter: Any
-    status: Any
-    objective: Any
-    residual: Any
     classes: tuple = ()
     config: FrozenDict = dataclasses.field(default_factory=FrozenDict)
 
@@ -96,13 +98,6 @@ class SweepResult(_Common):
     status ``pruned``), or the number of rungs for the finalists.
     """
 
-    coef: Any
-    intercept: Any
-    loss_history: Any
-    n_iter: Any
-    status: Any
-    objective: Any
-    residual: Any
     fold_weights: Any = None
     validation_loss: Any = None
     rung: Any = None

@@ -80,8 +80,7 @@ class Trainer:
         hyper = Hyper(*(np.asarray(v, dtype) for v in (grid.learning_rate, grid.l1, grid.l2,
                                                       np.full(len(grid), 0.0 if o.tol is None else o.tol))))
         lanes = Lanes(hyper, grid.seed.astype(np.uint32), grid.fold.astype(np.int32))
-        run = Run(self.prepared, self.static, steps, o.tol is not None, o.fit_intercept, n_lane_dev, progress,
-                  o.progress_every, o.intercept_weight)
+        run = Run(self.prepared, self.static, o, steps, progress)
         start = init if self.scaling is None else self.scaling.into(init)
         chunk_size = min(o.chunk_size, -(-len(grid) // n_lane_dev) * n_lane_dev)
         points = path_points(grid) if o.path else None

@@ -95,42 +95,8 @@ def loss_curves(groups, vary: list[str], title: str, ylabel: str = "training obj
             if panel_key and g.setting[panel_key] != pv:
                 continue
             color = colors[g.setting[color_key]] if color_key else colors[None]
-            ls = styles[g.setting[style_key]] if style_key else "-"
-            if np.isfinite(g.median).any():
-                if g.n_models - len(g.diverged) > 1:
-                    ax.fill_between(g.steps, g.low, g.high, color=color, alpha=0.18, lw=0)
-                ax.plot(g.steps, g.median, color=color, ls=ls, lw=1.6,
-                        marker="." if len(g.steps) <= 40 else None, ms=4)
-            for h in g.diverged:
-                shown = np.where(np.isfinite(h), np.minimum(h, 10 * top), 10 * top)
-                ax.plot(g.steps, shown, color="tab:red", ls=":", lw=1.0, alpha=0.7)
-            for status in ("converged", "max_iter", "diverged"):
-                pts = [(s, v) for s, v, st in g.stops if st == status]
-                if not pts:
-                    continue
-                statuses_seen.add(status)
-                style = {k: v for k, v in STOP_MARKERS[status].items() if k != "label"}
-                style.setdefault("color", color)
-                if status == "max_iter":
-                    style["mec"] = color
-                xs, ys = zip(*pts)
-                ys = np.asarray(ys, float)
-                if status == "diverged":  # at the top edge when its last finite value is off the plot
-                    ys = np.where(np.isfinite(ys), np.minimum(ys, 0.97 * top), 0.97 * top)
-                ax.plot(xs, ys, ls="none", zorder=3, clip_on=False, **style)
-        if low > 0 and top / low > 20:
-            _log_y(ax, low / 1.3, top)
-        else:
-            ax.set_ylim(max(0.0, low - 0.05 * (top - low)), top)
-        if xmax >= 200:  # most of the descent is early: linear to 10 steps, logarithmic after
-            ax.set_xscale("symlog", linthresh=10, linscale=0.5)
-            ax.set_xlim(0, 1.15 * xmax)
-            ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-            ax.set_xlabel("step (log scale after 10)")
-        else:
-            ax.set_xlim(-0.01 * xmax, 1.03 * xmax)
-            ax.set_xlabel("step")
-        ax.grid(alpha=0.3)
+            _draw_curve(ax, g, color, styles[g.setting[style_key]] if style_key else "-", top, statuses_seen)
+        _format_axes(ax, low, top, xmax)
         if panel_key:
             ax.set_title(f"{panel_key} = {_fmt(pv)}", fontsize=10)
     axes[0].set_ylabel(ylabel)
@@ -138,7 +104,58 @@ def loss_curves(groups, vary: list[str], title: str, ylabel: str = "training obj
         fig.suptitle(title)
     else:
         axes[0].set_title(title)
+    handles = _curve_handles(groups, color_key, color_values, colors, style_key, style_values, styles,
+                             statuses_seen, replicates)
+    if color_key or style_key:
+        _legend(fig, handles, loc="outside right upper")
+    elif handles:
+        _legend(axes[-1], handles, loc="upper right")
+    return fig
 
+
+def _draw_curve(ax, g, color, ls, top, statuses_seen: set) -> None:
+    """A setting's median and band, its diverged models' own curves, and where each stopped."""
+    if np.isfinite(g.median).any():
+        if g.n_models - len(g.diverged) > 1:
+            ax.fill_between(g.steps, g.low, g.high, color=color, alpha=0.18, lw=0)
+        ax.plot(g.steps, g.median, color=color, ls=ls, lw=1.6, marker="." if len(g.steps) <= 40 else None, ms=4)
+    for h in g.diverged:
+        shown = np.where(np.isfinite(h), np.minimum(h, 10 * top), 10 * top)
+        ax.plot(g.steps, shown, color="tab:red", ls=":", lw=1.0, alpha=0.7)
+    for status in ("converged", "max_iter", "diverged"):
+        pts = [(s, v) for s, v, st in g.stops if st == status]
+        if not pts:
+            continue
+        statuses_seen.add(status)
+        style = {k: v for k, v in STOP_MARKERS[status].items() if k != "label"}
+        style.setdefault("color", color)
+        if status == "max_iter":
+            style["mec"] = color
+        xs, ys = zip(*pts)
+        ys = np.asarray(ys, float)
+        if status == "diverged":  # at the top edge when its last finite value is off the plot
+            ys = np.where(np.isfinite(ys), np.minimum(ys, 0.97 * top), 0.97 * top)
+        ax.plot(xs, ys, ls="none", zorder=3, clip_on=False, **style)
+
+
+def _format_axes(ax, low, top, xmax) -> None:
+    if low > 0 and top / low > 20:
+        _log_y(ax, low / 1.3, top)
+    else:
+        ax.set_ylim(max(0.0, low - 0.05 * (top - low)), top)
+    if xmax >= 200:  # most of the descent is early: linear to 10 steps, logarithmic after
+        ax.set_xscale("symlog", linthresh=10, linscale=0.5)
+        ax.set_xlim(0, 1.15 * xmax)
+        ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.set_xlabel("step (log scale after 10)")
+    else:
+        ax.set_xlim(-0.01 * xmax, 1.03 * xmax)
+        ax.set_xlabel("step")
+    ax.grid(alpha=0.3)
+
+
+def _curve_handles(groups, color_key, color_values, colors, style_key, style_values, styles, statuses_seen,
+                   replicates) -> list:
     handles = []
     if color_key:
         handles += [_header(color_key)] + [Line2D([], [], color=colors[v], lw=2.2, label=_fmt(v)) for v in color_values]
@@ -157,11 +174,7 @@ def loss_curves(groups, vary: list[str], title: str, ylabel: str = "training obj
                 if status == "max_iter":
                     style["mec"] = "0.3"
                 handles.append(Line2D([], [], ls="none", **style))
-    if color_key or style_key:
-        _legend(fig, handles, loc="outside right upper")
-    elif handles:
-        _legend(axes[-1], handles, loc="upper right")
-    return fig
+    return handles
 
 
 def _log_positions(values: np.ndarray):

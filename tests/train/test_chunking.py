@@ -84,7 +84,7 @@ def _xla_temp_bytes(solver, n_lanes, m, n, n_classes, n_folds, steps=10):
                   np.zeros(n_lanes, np.int32))
     theta0 = np.zeros((prepared.design.shape[1] * n_out + n_out, n_lanes), f64)
     static = Static(solver, None, n_out)
-    control = chunks.Run(prepared, static, steps, True, True).control(steps, True)
+    control = chunks.control(prepared, steps, steps, True)
     args = (prepared.design, prepared.y, prepared.W, lanes, theta0)
     state = chunks.CACHE.state_template(*args, control, static)
     program = _programs.PROGRAMS[_programs.program_kind(*prepared.design.shape, n_lanes, n_out)]

@@ -92,7 +92,7 @@ SCRIPT = textwrap.dedent(
     lanes = Lanes(Hyper(*(np.full(2, v) for v in (0.1, 0.0, 0.0, 0.0))), np.zeros(2, np.uint32), np.zeros(2, np.int32))
     theta0 = np.zeros((prepared.design.shape[1] + 1, 2))
     static = Static(SOLVERS["gd"], None, 1)
-    control = chunks.Run(prepared, static, 3, False, True).control(3, True)
+    control = chunks.control(prepared, 3, 3, True, to_tolerance=False)
     args = (prepared.design, prepared.y, prepared.W, lanes, theta0)
     state = chunks.CACHE.state_template(*args, control, static)
     lanes, theta0, state = prepared.place((lanes, theta0, state))
