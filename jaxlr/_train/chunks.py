@@ -31,6 +31,7 @@ from .options import Options
 
 COMPILE_COST_S = 0.5  # what compiling a program for a new lane width is assumed to cost
 PROBE_STEPS = 8  # the first round of a chunk that may be compacted; the second is timed
+ROUND_SECONDS = 0.25  # with max_time: the longest round between two looks at the clock
 
 
 class RawResult(NamedTuple):
@@ -122,6 +123,7 @@ class Run:
     options: Options
     steps: int
     progress: Callable[[int, int], None] | None = None
+    deadline: float | None = None  # time.perf_counter() at which running models stop (max_time)
     lane_steps: int = 0
 
     @property
@@ -179,14 +181,14 @@ class Run:
         members = np.arange(width)  # the chunk lanes the running state holds, in order
         full = None  # (state, summary) of the whole chunk on the host, once compacted
         design_sig = tuple((a.shape, str(a.dtype)) for a in jax.tree_util.tree_leaves(prepared.design))
-        t = 0
+        t, per_step, timed_out = 0, None, False
         while True:
             cur = len(members)
             kind = _programs.program_kind(_work_rows(prepared.design), prepared.design.shape[1], cur,
                                           static.n_outputs, static.solver, steps)
             key = (kind, design_sig, cur, static)
-            control = control._replace(stop_at=np.int32(min(t + compaction.round_len, 2**31 - 1)),
-                                       fresh=np.bool_(t == 0))
+            stop_at = t + min(compaction.round_len, self._steps_in_time(per_step))
+            control = control._replace(stop_at=np.int32(min(stop_at, 2**31 - 1)), fresh=np.bool_(t == 0))
             start = time.perf_counter()
             state, summary = _programs.call(kind, static, state, *data, chunk, theta0, control)
             status = to_host(summary.status)  # with several hosts, gathers
@@ -196,7 +198,11 @@ class Run:
             timed = key in CACHE.compiled
             CACHE.compiled.add(key)
             running = np.flatnonzero((status == Status.RUNNING) & (members < n_real))
+            per_step = elapsed / (t - previous) if t > previous else per_step
             if t >= steps or running.size == 0:
+                break
+            if self.deadline is not None and time.perf_counter() >= self.deadline:
+                timed_out = True
                 break
             if report is not None:
                 report(t)
@@ -211,7 +217,20 @@ class Run:
                 members = members[sel]
         if full is not None:
             state, summary = _scatter(full, (_host(state), _host(summary)), members)
+        if timed_out:  # the time budget is spent: running models stop as at the step budget
+            spent = Status.MAX_ITER if self.to_tolerance else Status.DONE
+            status = np.asarray(to_host(summary.status))
+            summary = summary._replace(status=np.where(status == Status.RUNNING, int(spent), status))
         return state, summary
+
+    def _steps_in_time(self, per_step: float | None) -> int:
+        """Steps the next round may take before the clock is read again (``max_time``)."""
+        if self.deadline is None:
+            return self.steps
+        if per_step is None:
+            return PROBE_STEPS
+        left = min(ROUND_SECONDS, self.deadline - time.perf_counter())
+        return max(1, int(left / max(per_step, 1e-9)))
 
     def _collect(self, state: LoopState, summary, n: int) -> RawResult:
         """The first ``n`` lanes of a chunk as host arrays; the loss history cut to the steps it

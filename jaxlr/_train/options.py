@@ -56,6 +56,10 @@ class Options:
     path: Any = option(False, (
         "solve models that differ only in their penalty as warm-started regularization paths "
         "(True, False or 'auto': when estimated cheaper)"))
+    max_time: float | None = option(None, (
+        "seconds the training may take: models still running then stop with status max_iter (the lanes run "
+        "in rounds of at most a quarter second, so it ends within about one round of the limit)"),
+        cli=dict(commands=("fit", "sweep"), kind="number", metavar="SECONDS"))
     chunk_size: int | None = option(None, "models per compiled chunk (default: as many as fit in memory_budget)",
                                     cli=dict(commands=("sweep",), kind="integer", metavar="M"))
     memory_budget: int = option(DEFAULT_MEMORY_BUDGET, "bytes of per-model temporaries in one chunk")
@@ -88,6 +92,8 @@ class Options:
         o["memory_budget"] = check_scalar("memory_budget", o["memory_budget"], minimum=1, integer=True)
         if o["progress_every"] is not None:
             o["progress_every"] = check_scalar("progress_every", o["progress_every"], minimum=1, integer=True)
+        if o["max_time"] is not None:
+            o["max_time"] = check_scalar("max_time", o["max_time"], minimum=0.0, strict=True)
         if o["intercept_scaling"] is not None:
             o["intercept_scaling"] = check_scalar("intercept_scaling", o["intercept_scaling"], minimum=0.0, strict=True)
         o["mesh"], (n_lane_dev, n_row_dev) = _mesh(o["mesh"], data, o["batch_size"])

@@ -9,6 +9,7 @@ any subset of the grid on them (successive halving trains rung after rung on one
 
 from __future__ import annotations
 
+import time
 from typing import Callable
 
 import jax
@@ -58,6 +59,8 @@ class Trainer:
 
     def __init__(self, data: Dataset, options: Options, grid: Grid):
         self.data, self.options = data, options
+        # max_time counts from here, for every call (successive halving's rungs share it)
+        self.deadline = None if options.max_time is None else time.perf_counter() + options.max_time
         dtype = data.X.dtype
         self.W = np.asarray(grid.training_weights(data.sample_weight), dtype)
         self.fold_weights = None if grid.fold_weights is None else self.W
@@ -80,7 +83,7 @@ class Trainer:
         hyper = Hyper(*(np.asarray(v, dtype) for v in (grid.learning_rate, grid.l1, grid.l2,
                                                       np.full(len(grid), 0.0 if o.tol is None else o.tol))))
         lanes = Lanes(hyper, grid.seed.astype(np.uint32), grid.fold.astype(np.int32))
-        run = Run(self.prepared, self.static, o, steps, progress)
+        run = Run(self.prepared, self.static, o, steps, progress, self.deadline)
         start = init if self.scaling is None else self.scaling.into(init)
         chunk_size = min(o.chunk_size, -(-len(grid) // n_lane_dev) * n_lane_dev)
         points = path_points(grid) if o.path else None
