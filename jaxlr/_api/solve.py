@@ -264,7 +264,7 @@ def solve(X, y, *, l2=0.0, l1=0.0, sample_weight=None, fit_intercept: bool = Tru
     n_params = (n + int(fit_intercept)) * C
     if solver == "auto":
         solver = "fista" if not l1_zero else ("newton" if n_params <= NEWTON_MAX_PARAMS else "lbfgs")
-    elif solver != "fista" and not l1_zero:
+    elif not LINE_SEARCH[solver].handles_l1 and not l1_zero:
         raise ValueError(f"solver={solver!r} ignores l1; with l1 > 0 or a traced l1 use solver='fista' or 'auto'")
     tol, steps, budget = _budget(tol, steps, dtype)
 

@@ -17,7 +17,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch, Rectangle
 from matplotlib.ticker import FuncFormatter
 
-LOG_KEYS = ("learning_rate", "l2", "l1")  # spread over decades: log axes
+from .._train.grid import SETTINGS
+
+LOG_KEYS = SETTINGS  # the hyperparameters spread over decades: log axes
 STYLES = ("-", "--", ":", "-.")
 STOP_MARKERS = {  # where a model stopped, by status
     "converged": dict(marker="o", ms=5, mec="black", mew=0.6, label="converged"),
