@@ -7,10 +7,12 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.slow
 def test_bench_runs_on_tiny_shapes(tmp_path):
     env = dict(os.environ, PYTHONPATH=str(ROOT), JAXLR_CACHE_DIR=str(tmp_path / "cache"))
     out = tmp_path / "bench.json"
