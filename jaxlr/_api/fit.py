@@ -58,7 +58,7 @@ def fit_dataset(data: Dataset, *, l2=0.0, l1=0.0, learning_rate=0.01, seed: int 
                        one.residual, one.classes, FrozenDict(config))
     warn_unfinished(result.status, result.residual, opts.tol, opts.steps, stacklevel=stacklevel)
     if not opts.standardize:
-        warn_on_scale(data.X, data.sample_weight, data.feature_names, stacklevel=stacklevel)
+        warn_on_scale(data.X, data.row_weight, data.feature_names, stacklevel=stacklevel)
     warn_if_separated(result, data, opts.fit_intercept, stacklevel=stacklevel)
     return result
 

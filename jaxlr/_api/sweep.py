@@ -108,7 +108,7 @@ def sweep_dataset(data: Dataset, *, seeds: Sequence[int] | int = (0,), learning_
             result = dataclasses.replace(result, validation_loss=scores[:, 0])
     warn_unfinished(result.status, result.residual, opts.tol, opts.steps, label="sweep: ", stacklevel=stacklevel)
     if not opts.standardize:
-        warn_on_scale(data.X, data.sample_weight, data.feature_names, stacklevel=stacklevel)
+        warn_on_scale(data.X, data.row_weight, data.feature_names, stacklevel=stacklevel)
     return result
 
 

@@ -25,8 +25,12 @@ class Dataset(NamedTuple):
 
     ``X`` is float (dtype follows the input), ``y`` holds class codes
     ``0..n_classes-1`` (as X's float dtype for two classes, int32 otherwise),
-    ``sample_weight`` is float, non-negative, with a positive sum, and ``classes``
-    maps code ``k`` back to the user's label ``classes[k]``.
+    ``sample_weight`` is float, non-negative, with a positive sum: what the objective weighs
+    rows by (the user's sample weights times the class weights), and ``classes``
+    maps code ``k`` back to the user's label ``classes[k]``. ``user_weight``: the user's
+    sample weights alone (ones when none were given), what column statistics weigh rows by
+    (``standardize``, the scale check), as scikit-learn's ``StandardScaler`` takes
+    ``sample_weight`` and never class weights; ``None`` means ``sample_weight``.
     """
 
     X: Any  # np.ndarray, or a canonical scipy.sparse CSR (see ``check_sparse``)
@@ -34,6 +38,12 @@ class Dataset(NamedTuple):
     sample_weight: np.ndarray
     classes: np.ndarray
     feature_names: tuple | None = None  # pandas column names, when X had them
+    user_weight: np.ndarray | None = None
+
+    @property
+    def row_weight(self) -> np.ndarray:
+        """The rows' weights for column statistics: the user's sample weights, no class weights."""
+        return self.sample_weight if self.user_weight is None else self.user_weight
 
     @property
     def n_classes(self) -> int:
@@ -185,6 +195,11 @@ def check_labels(y: Any, n_samples: int, name: str = "y") -> tuple[np.ndarray, n
         raise ValueError(
             f"{name} must contain at least two classes, got {len(classes)}: {classes.tolist()}"
         )
+    if arr.dtype.kind == "f" and not np.array_equal(classes, np.round(classes)):
+        raise ValueError(
+            f"{name}: Unknown label type: continuous. Maybe you are trying to fit a classifier, which expects "
+            f"discrete classes on a regression target with continuous values ({len(classes)} distinct float "
+            "values, not all integers: logistic regression needs class labels)")
     if arr.dtype.kind == "f" and len(classes) > max(20, n_samples // 2):
         raise ValueError(
             f"{name} looks continuous ({len(classes)} distinct float values): "
@@ -247,13 +262,14 @@ def class_weight_factors(class_weight: Any, codes: np.ndarray, classes: np.ndarr
     return factors[codes]
 
 
-def training_weights(sample_weight, class_weight, codes: np.ndarray, classes: np.ndarray, dtype) -> np.ndarray:
-    """``sample_weight * class_weight[class of the row]``, checked: what the objective weighs by."""
-    weights = check_sample_weight(sample_weight, len(codes), dtype)
-    weights = weights * class_weight_factors(class_weight, codes, classes, weights)
+def training_weights(sample_weight, class_weight, codes: np.ndarray, classes: np.ndarray, dtype):
+    """``(sample_weight * class_weight[class of the row], sample_weight)``, checked: what the
+    objective weighs rows by, and the user's weights alone (what column statistics use)."""
+    user = check_sample_weight(sample_weight, len(codes), dtype)
+    weights = user * class_weight_factors(class_weight, codes, classes, user)
     if weights.sum() <= 0:
         raise ValueError("sample_weight times class_weight must have a positive sum")
-    return weights
+    return weights, user
 
 
 def dataset(X, y, sample_weight=None, class_weight=None) -> Dataset:
@@ -274,9 +290,9 @@ def from_codes(X, codes, classes, sample_weight=None, class_weight=None, feature
     """A ``Dataset`` of an X validated already and labels encoded already (``codes`` 0..K-1 into
     ``classes``; the scikit-learn estimators do both with scikit-learn's own checks)."""
     codes = np.asarray(codes).reshape(-1).astype(np.int32)
-    weights = training_weights(sample_weight, class_weight, codes, classes, X.dtype)
+    weights, user = training_weights(sample_weight, class_weight, codes, classes, X.dtype)
     labels = codes.astype(X.dtype) if len(classes) == 2 else codes
-    return Dataset(X, labels, weights, np.asarray(classes), feature_names)
+    return Dataset(X, labels, weights, np.asarray(classes), feature_names, user)
 
 
 __all__ = ["Dataset", "dataset", "encoded", "from_codes", "check_features", "check_sparse", "check_labels", "check_sample_weight",

@@ -65,7 +65,9 @@ class Trainer:
         self.W = np.asarray(grid.training_weights(data.sample_weight), dtype)
         self.fold_weights = None if grid.fold_weights is None else self.W
         X = data.X
-        self.scaling = Scaling(X, data.sample_weight, data.n_classes) if options.standardize else None
+        # centring only with an unpenalized intercept, which absorbs it (see scaling)
+        center = options.fit_intercept and options.intercept_scaling is None
+        self.scaling = Scaling(X, data.row_weight, data.n_classes, center) if options.standardize else None
         if self.scaling is not None:
             X = self.scaling.apply(X)
         transpose = use_transpose(options.solver, options.batch_size, options.mesh, data.is_sparse)
