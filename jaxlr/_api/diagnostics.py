@@ -69,6 +69,8 @@ def separates(params: Params, X, y, sample_weight, fit_intercept: bool) -> bool:
     return bool(np.all(margin[used] > 0))
 
 
+SEPARATION = ("the maximum-likelihood estimate does not exist (coefficients grow without bound as the solver "
+              "runs). Add a penalty (l2 > 0) or remove the separating feature(s).")
 
 
 def warn_if_separated(result, data: Dataset, fit_intercept: bool, stacklevel: int = 3,
@@ -76,13 +78,36 @@ def warn_if_separated(result, data: Dataset, fit_intercept: bool, stacklevel: in
     """``PerfectSeparationWarning`` when an unpenalized fit separates the classes."""
     if float(result.config["l1"]) == 0 and float(result.config["l2"]) == 0 and separates(
             result.params, data.X, data.y, data.sample_weight, fit_intercept):
-        warnings.warn(
-            "The classes are perfectly separated by the fitted model and the fit is unpenalized: "
-            "the maximum-likelihood estimate does not exist (coefficients grow without bound "
-            "as the solver runs). Add a penalty (l2 > 0) or remove the separating feature(s).",
-            category,
-            stacklevel=stacklevel,
-        )
+        warnings.warn("The classes are perfectly separated by the fitted model and the fit is unpenalized: "
+                      + SEPARATION, category, stacklevel=stacklevel)
 
 
-__all__ = ["ScaleWarning", "warn_on_scale", "separates", "warn_if_separated", "SCALE_CHECK_ROWS"]
+def separated_models(result, data: Dataset, l1, l2, fold, fit_intercept: bool) -> np.ndarray:
+    """Indices of the unpenalized models of a ``SweepResult`` that separate the classes of their
+    own training rows (their fold's weights; ``data.sample_weight`` without folds)."""
+    from .._train.mesh import to_host
+
+    free = np.flatnonzero((np.asarray(l1) == 0) & (np.asarray(l2) == 0))
+    if free.size == 0:
+        return free
+    coef, intercept = np.asarray(to_host(result.coef)), np.asarray(to_host(result.intercept))
+    folds = None if result.fold_weights is None else np.asarray(to_host(result.fold_weights))
+    fold = np.asarray(fold)
+    return np.asarray([k for k in free if separates(
+        Params(coef[k], intercept[k]), data.X, data.y,
+        data.sample_weight if folds is None else folds[fold[k]], fit_intercept)], dtype=int)
+
+
+def warn_if_any_separated(result, data: Dataset, l1, l2, fold, fit_intercept: bool, label: str,
+                          stacklevel: int = 3) -> None:
+    """One ``PerfectSeparationWarning`` naming the unpenalized models of a sweep whose training
+    rows are perfectly separated (see ``separated_models``)."""
+    bad = separated_models(result, data, l1, l2, fold, fit_intercept)
+    if bad.size:
+        shown = ", ".join(map(str, bad[:5])) + (f" and {bad.size - 5} more" if bad.size > 5 else "")
+        warnings.warn(f"{label}{bad.size} unpenalized model(s) (index {shown}) separate the classes of their "
+                      f"training rows perfectly: " + SEPARATION, PerfectSeparationWarning, stacklevel=stacklevel)
+
+
+__all__ = ["ScaleWarning", "warn_on_scale", "separates", "warn_if_separated", "separated_models",
+           "warn_if_any_separated", "SCALE_CHECK_ROWS"]

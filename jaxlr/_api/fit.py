@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
+from .._train.checks import check_callback
 from .._train.data import Dataset, dataset
 from .._train.grid import FrozenDict, Grid, value
 from .._train.options import Options
 from .._train.results import FitResult, SweepResult, warn_unfinished
 from .._train.train import check_init, train
-from .diagnostics import warn_if_separated, warn_on_scale
+from .diagnostics import warn_if_any_separated, warn_if_separated, warn_on_scale
 
 
 def fit(X, y, *, l2=0.0, l1=0.0, learning_rate=0.01, seed: int = 0, sample_weight=None, class_weight=None,
@@ -48,6 +49,7 @@ def fit(X, y, *, l2=0.0, l1=0.0, learning_rate=0.01, seed: int = 0, sample_weigh
 def fit_dataset(data: Dataset, *, l2=0.0, l1=0.0, learning_rate=0.01, seed: int = 0, init=None,
                 progress: Callable[[int, int], None] | None = None, stacklevel: int = 3, **options) -> FitResult:
     """``fit`` on a validated ``Dataset`` (the command line validates its file once and comes here)."""
+    check_callback("progress", progress)
     settings = {name: value(name, given)
                 for name, given in (("seed", seed), ("learning_rate", learning_rate), ("l2", l2), ("l1", l1))}
     grid = Grid.of(data.X.shape[0], **settings)
@@ -84,12 +86,15 @@ def fit_many(X, y, *, l2=0.0, l1=0.0, learning_rate=0.01, seed=0, fold=None, fol
     model from ``init`` in parallel, so model ``k`` equals ``fit`` with its settings. Paths need
     a tolerance and one device. The other options are ``fit``'s (``jaxlr.Options``).
     """
+    check_callback("progress", progress)
     data = dataset(X, y, sample_weight, class_weight)
     models = Grid.of(data.X.shape[0], seed=seed, learning_rate=learning_rate, l2=l2, l1=l1, fold=fold,
                      fold_weights=fold_weights, labels=grid)
     opts = Options.resolve(data, models, checkpoint=checkpoint is not None, caller="fit_many", **options)
-    return train(data, opts, models, init=check_init(init, len(models), data), progress=progress,
-                 checkpoint=checkpoint)
+    result = train(data, opts, models, init=check_init(init, len(models), data), progress=progress,
+                   checkpoint=checkpoint)
+    warn_if_any_separated(result, data, models.l1, models.l2, models.fold, opts.fit_intercept, "fit_many: ")
+    return result
 
 
 __all__ = ["fit", "fit_dataset", "fit_many"]

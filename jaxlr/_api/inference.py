@@ -45,7 +45,9 @@ from .._core.sparse import SparseDesign, sparse
 from .._core.status import Status
 from .._train.checks import check_scalar
 from .._train.data import dataset
-from .._train.results import ConvergenceWarning
+from .._core.model import Params
+from .._train.results import ConvergenceWarning, PerfectSeparationWarning
+from .diagnostics import separated_models, separates
 
 COLUMNS = ("coef", "std_err", "z", "p_value", "ci_low", "ci_high")
 MAX_SPARSE_PARAMS = 8192  # a (p x p) float64 Hessian of 512 MiB, inverted in O(p^3)
@@ -282,8 +284,29 @@ def inference(result, X, y, alpha: float = 0.05, sample_weight=None, robust: boo
         cols, cov = _wald_jit(jnp.asarray(theta, dtype), Xj, yj, jnp.asarray(ds.sample_weight),
                               jnp.asarray(l2[0], dtype), alpha, fit_intercept, bool(robust), n_classes)
         kind = _kind(penalized[0], robust, n_classes)
+    _warn_if_separated(result, ds, l2, fit_intercept, batched)
     cols = [np.asarray(c) for c in cols]
     return InferenceTable(names, *cols, np.asarray(cov), alpha, kind)
+
+
+def _warn_if_separated(result, ds, l2, fit_intercept: bool, batched: bool) -> None:
+    """``PerfectSeparationWarning`` when an unpenalized model separates its training rows: its
+    MLE does not exist, and the table describes wherever the solver stopped."""
+    if batched:
+        folds = [g.get("fold", 0) for g in result.grid]
+        bad = separated_models(result, ds, np.zeros_like(l2), l2, folds, fit_intercept)
+        if bad.size == 0:
+            return
+        what = f"{bad.size} unpenalized model(s) (index {', '.join(map(str, bad[:5]))}) separate"
+    else:
+        params = Params(np.asarray(result.coef), np.asarray(result.intercept))
+        if not (l2[0] == 0 and separates(params, ds.X, ds.y, ds.sample_weight, fit_intercept)):
+            return
+        what = "the unpenalized model separates"
+    warnings.warn(f"inference: {what} the classes perfectly: the maximum-likelihood estimate does not exist, "
+                  "so the standard errors, z and p-values describe wherever the solver stopped and mean "
+                  "nothing (they grow with the iterations); add a penalty (l2 > 0) or remove the separating "
+                  "feature(s)", PerfectSeparationWarning, stacklevel=3)
 
 
 def _check_penalties(result, robust: bool, n_classes: int):

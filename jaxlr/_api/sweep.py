@@ -12,14 +12,14 @@ import itertools
 import warnings
 from typing import Callable, Sequence
 
-from .._train.checks import ArgumentValueError, check_scalar
+from .._train.checks import ArgumentValueError, check_callback, check_scalar
 from .._train.data import Dataset, dataset
-from .._train.grid import CHECKS, SETTINGS, Grid, check_seeds, fold_masks, held_out_masks, values
+from .._train.grid import CHECKS, MAX_DRAWS, SETTINGS, Grid, check_seeds, fold_masks, held_out_masks, values
 from .._train.options import Options
 from .._train.results import SweepResult, warn_unfinished
 from .._train.scoring import lane_scores
 from .._train.train import Trainer, check_init
-from .diagnostics import warn_on_scale
+from .diagnostics import warn_if_any_separated, warn_on_scale
 from .halving import successive_halving
 from .search import Distribution, draw
 
@@ -75,6 +75,7 @@ def sweep_dataset(data: Dataset, *, seeds: Sequence[int] | int = (0,), learning_
                   seed: int = 0, init=None, progress: Callable[[int, int], None] | None = None, checkpoint=None,
                   stacklevel: int = 3, **options) -> SweepResult:
     """``sweep`` on a validated ``Dataset`` (the command line validates its file once and comes here)."""
+    check_callback("progress", progress)
     seeds = check_seeds(seeds)
     settings = _settings({"learning_rate": learning_rate, "l2": l2, "l1": l1}, n_samples, seed)
     if halving is not None:
@@ -107,6 +108,8 @@ def sweep_dataset(data: Dataset, *, seeds: Sequence[int] | int = (0,), learning_
             scores = lane_scores(data.X, data.y, result.coef, result.intercept, held_out, grid.fold)
             result = dataclasses.replace(result, validation_loss=scores[:, 0])
     warn_unfinished(result.status, result.residual, opts.tol, opts.steps, label="sweep: ", stacklevel=stacklevel)
+    warn_if_any_separated(result, data, grid.l1, grid.l2, grid.fold, opts.fit_intercept, "sweep: ",
+                          stacklevel=stacklevel)
     if not opts.standardize:
         warn_on_scale(data.X, data.row_weight, data.feature_names, stacklevel=stacklevel)
     return result
@@ -124,7 +127,7 @@ def _settings(given: dict, n_samples, seed) -> list[tuple]:
                                  "as jaxlr.loguniform(...), jaxlr.uniform(...) or jaxlr.choice([...])")
     seed = check_scalar("seed", seed, **CHECKS["seed"])
     if random:
-        n_samples = check_scalar("n_samples", n_samples, minimum=1, integer=True)
+        n_samples = check_scalar("n_samples", n_samples, minimum=1, maximum=MAX_DRAWS, integer=True)
     drawn = {name: draw(name, given[name], n_samples, seed, minimum=CHECKS[name]["minimum"],
                         strict=CHECKS[name].get("strict", False)) if name in random else values(name, given[name])
              for name in SETTINGS}

@@ -96,6 +96,14 @@ def check_bool(name: str, value: Any) -> bool:
     return bool(value)
 
 
+def check_callback(name: str, value: Any):
+    """``value`` if it is None or callable (a function of ``(done, total)``), else an
+    ``ArgumentTypeError`` naming ``name``."""
+    if value is not None and not callable(value):
+        raise ArgumentTypeError(name, f"must be None or a callable progress(done, total), got {value!r}")
+    return value
+
+
 def check_choice(name: str, value: Any, choices) -> Any:
     """``value`` if it is one of ``choices`` (strings), else an error listing them."""
     if not isinstance(value, str) or value not in choices:
@@ -104,4 +112,4 @@ def check_choice(name: str, value: Any, choices) -> Any:
 
 
 __all__ = ["ArgumentError", "ArgumentValueError", "ArgumentTypeError", "check_scalar", "as_values", "check_bool",
-           "check_choice", "ArgumentValueError", "ArgumentTypeError", "check_scalar", "as_values", "check_bool"]
+           "check_callback", "check_choice"]

@@ -112,7 +112,7 @@ def check_sparse(X: Any, name: str = "X"):
         X = _jax_sparse_to_scipy(X, name)
     if len(X.shape) != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got a sparse array of shape {X.shape}")
-    if X.shape[0] == 0 or X.shape[1] == 0:
+    if X.shape[0] == 0:
         raise ValueError(f"{name} is empty: shape {X.shape}")
     dtype = np.dtype(X.dtype)
     if dtype == object or not (np.issubdtype(dtype, np.number) or np.issubdtype(dtype, np.bool_)):
@@ -157,7 +157,7 @@ def check_features(X: Any, name: str = "X"):
         raise ValueError(f"{name} must be real, got complex values")
     if arr.ndim != 2:
         raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {arr.shape}")
-    if arr.shape[0] == 0 or arr.shape[1] == 0:
+    if arr.shape[0] == 0:  # no columns is an intercept-only model (statsmodels' null model)
         raise ValueError(f"{name} is empty: shape {arr.shape}")
     arr = arr.astype(float_dtype(arr.dtype), copy=False)
     bad = ~np.isfinite(arr)
@@ -244,8 +244,13 @@ def class_weight_factors(class_weight: Any, codes: np.ndarray, classes: np.ndarr
                 f"class_weight must be None, 'balanced' or a dict, got {class_weight!r}"
             )
         per_class = np.bincount(codes, weights=sample_weight, minlength=n_classes)
-        with np.errstate(divide="ignore"):
-            factors = sample_weight.sum() / (n_classes * per_class)
+        empty = np.flatnonzero(per_class <= 0)
+        if empty.size:
+            label = classes[empty[0]]
+            raise ValueError(
+                f"class_weight='balanced': class {getattr(label, 'item', lambda: label)()!r} has a total sample_weight of 0, so its "
+                "balancing weight would be infinite; give its rows positive weights or drop the class")
+        factors = sample_weight.sum() / (n_classes * per_class)
         return factors[codes].astype(sample_weight.dtype)
     if not isinstance(class_weight, Mapping):
         raise ValueError(f"class_weight must be None, 'balanced' or a dict, got {type(class_weight).__name__}")

@@ -26,6 +26,7 @@ CHECKS = {  # the range of each per-model value
     "l1": dict(minimum=0.0),
     "fold": dict(minimum=0, integer=True),
 }
+MAX_DRAWS = 2**20  # seeds as a count, random-search samples: a million models is far past any budget
 DEFAULTS = {"seed": 0, "learning_rate": 0.01, "l2": 0.0, "l1": 0.0}
 
 
@@ -188,7 +189,7 @@ def check_fold_weights(fold_weights, n_samples: int) -> np.ndarray:
 def check_seeds(seeds) -> tuple[int, ...]:
     """``seeds``: an int n (the seeds 0..n-1, one model each) or a sequence of seeds."""
     if isinstance(seeds, (int, np.integer)) and not isinstance(seeds, bool):
-        return tuple(range(check_scalar("seeds", seeds, minimum=1, maximum=2**20, integer=True)))
+        return tuple(range(check_scalar("seeds", seeds, minimum=1, maximum=MAX_DRAWS, integer=True)))
     return values("seeds", seeds, field="seed")
 
 
@@ -236,5 +237,5 @@ def held_out_masks(folds, masks: np.ndarray) -> np.ndarray:
     return split_masks(folds, masks.shape[1])[1]
 
 
-__all__ = ["Grid", "FrozenDict", "SETTINGS", "FIELDS", "CHECKS", "values", "value", "check_seeds", "fold_masks", "split_masks",
-           "held_out_masks", "check_fold_weights"]
+__all__ = ["Grid", "FrozenDict", "SETTINGS", "FIELDS", "CHECKS", "MAX_DRAWS", "values", "value", "check_seeds",
+           "fold_masks", "split_masks", "held_out_masks", "check_fold_weights"]

@@ -21,6 +21,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from .._core.model import Params
 from .._core.solvers import NAMES as JAXLR_SOLVERS
 from .._train.checks import check_scalar
+from .._train.options import MAX_STEPS
 from .._train.results import ConvergenceWarning as _JaxlrConvergenceWarning
 from .._train.results import PerfectSeparationWarning as _JaxlrPerfectSeparationWarning
 
@@ -84,7 +85,7 @@ def check_common(est):
     check_bool("fit_intercept", est.fit_intercept)
     check_bool("dual", est.dual)
     check_scalar("tol", est.tol, minimum=0.0)
-    check_scalar("max_iter", est.max_iter, minimum=0, integer=True)
+    check_scalar("max_iter", est.max_iter, minimum=0, maximum=MAX_STEPS, integer=True)
     check_scalar("learning_rate", est.learning_rate, minimum=0.0, strict=True)
     check_scalar("intercept_scaling", est.intercept_scaling, minimum=0.0, strict=True)
     if not isinstance(est.verbose, (bool, np.bool_)):
