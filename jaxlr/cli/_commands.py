@@ -85,6 +85,8 @@ def _start(args):
         raise UsageError("--folds and --test-size both choose validation rows; give one")
     if getattr(args, "halving", None) is not None and args.folds is None:
         raise UsageError("--halving needs --folds: settings are ranked by their held-out fold loss")
+    if not args.out.strip():
+        raise UsageError(f"--out {args.out!r} is empty: give the directory for this run's files")
     run_dir = RunDir(args.out, force=args.force)
     if args.process_id in (None, 0):
         try:

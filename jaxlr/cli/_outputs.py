@@ -48,6 +48,9 @@ class RunDir:
 
     def check(self) -> None:
         path = self.path
+        if os.path.islink(path) and not os.path.exists(path):
+            raise OutputError(f"is a symbolic link to {os.readlink(path)}, which does not exist; create the "
+                              "directory it points to or choose another")
         if os.path.exists(path) and not os.path.isdir(path):
             raise OutputError("exists and is not a directory")
         if os.path.isdir(path):
@@ -141,13 +144,16 @@ def write_png(path, fig):
 
 class DirCheckpoint:
     """Finished sweep chunks as ``chunk-NNNNN.npz`` files in a directory (``jaxlr.sweep``'s
-    ``Checkpoint``). ``key.json`` holds a hash of the data and every setting that changes
-    the results or the chunk layout (the device mesh included); a resume with another key is
-    refused. Each chunk file records which models it holds, and a loaded chunk must continue
-    exactly where the previous one ended, hold ``n_models`` at most in all, and have arrays of
-    one length: a chunk from another layout is refused rather than misaligned."""
+    ``Checkpoint``). Each chunk file carries its own key: the data's hash and every setting that
+    changes the results or the chunk layout (the device mesh included), so a chunk whose
+    provenance cannot be proved (another key, or none) is never reused: ``verify`` refuses the
+    resume before anything is computed or overwritten. Each chunk file also records which models
+    it holds, and a loaded chunk must continue exactly where the previous one ended, hold
+    ``n_models`` at most in all, and have arrays of one length: a chunk from another layout is
+    refused rather than misaligned."""
 
     FIELDS = ("coef", "intercept", "n_iter", "status", "loss_history", "objective", "residual")
+    START_OVER = "rerun without --resume to start over"
 
     def __init__(self, directory: str, key: dict, resume: bool, n_models: int | None = None):
         self.directory, self.key, self.resume, self.n_models = directory, key, resume, n_models
@@ -158,17 +164,36 @@ class DirCheckpoint:
     def _chunk_path(self, chunk: int) -> str:
         return os.path.join(self.directory, f"chunk-{chunk:05d}.npz")
 
+    def _encoded_key(self) -> str:
+        return json.dumps(self.key, sort_keys=True, default=str)
+
     def verify(self) -> None:
-        """With ``resume``: refuse a checkpoint made with other data or settings."""
-        path = os.path.join(self.directory, "key.json")
-        if not (self.resume and os.path.exists(path)):
+        """With ``resume``: refuse a checkpoint any of whose chunks was made with other data or
+        settings, or carries no key (``ValueError``, one line), before anything is overwritten."""
+        if not (self.resume and os.path.isdir(self.directory)):
             return
-        with open(path) as f:
-            saved = json.load(f)
-        if saved != self.key:
-            changed = sorted(k for k in set(saved) | set(self.key) if saved.get(k) != self.key.get(k))
+        import numpy as np
+
+        for name in sorted(os.listdir(self.directory)):
+            if name.startswith("chunk-") and name.endswith(".npz"):
+                path = os.path.join(self.directory, name)
+                try:
+                    with np.load(path) as z:
+                        saved = str(z["key"]) if "key" in z.files else None
+                except Exception as err:  # a damaged or foreign file
+                    raise ValueError(f"--resume: {path} is not a readable chunk ({type(err).__name__}); "
+                                     f"{self.START_OVER}") from None
+                self._check_key(path, saved)
+
+    def _check_key(self, path: str, saved: str | None) -> None:
+        if saved is None:
+            raise ValueError(f"--resume: {path} carries no key, so the run that made it cannot be proved to "
+                             f"be this one; {self.START_OVER}")
+        if saved != self._encoded_key():
+            old = json.loads(saved)
+            changed = sorted(k for k in set(old) | set(self.key) if old.get(k) != self.key.get(k))
             raise ValueError(f"--resume: the checkpoint in {self.directory} was made with different "
-                             f"{', '.join(changed)}; rerun without --resume to start over")
+                             f"{', '.join(changed) or 'settings'} ({os.path.basename(path)}); {self.START_OVER}")
 
     def load(self, chunk: int):
         if not self.resume:
@@ -185,16 +210,18 @@ class DirCheckpoint:
             with np.load(path) as z:
                 a = {k: np.asarray(z[k]) for k in self.FIELDS}
                 first, stored = int(z["first_model"]), int(z["chunk"])
+                saved = str(z["key"]) if "key" in z.files else None
         except Exception as err:  # a damaged or foreign file
             raise ValueError(f"--resume: {path} is not a readable chunk ({type(err).__name__}); "
-                             "rerun without --resume to start over") from None
+                             f"{self.START_OVER}") from None
+        self._check_key(path, saved)
         lengths = {len(v) for v in a.values()}
         n = lengths.pop() if len(lengths) == 1 else -1
         end = first + n
         if stored != chunk or first != self._next_model or n < 1 or (self.n_models is not None and end > self.n_models):
             raise ValueError(f"--resume: {path} holds models {first}..{end - 1} of another chunk layout "
                              f"(this run expects chunk {chunk} to start at model {self._next_model}); "
-                             "rerun without --resume to start over")
+                             f"{self.START_OVER}")
         self._next_model = end
         self.loaded += 1
         return RawResult(Params(a["coef"], a["intercept"]), a["n_iter"], a["status"], a["loss_history"],
@@ -218,11 +245,10 @@ class DirCheckpoint:
             os.makedirs(self.directory, exist_ok=True)
             for name in os.listdir(self.directory):
                 # temporaries of a killed run; on a fresh run, also chunks of an older one
-                if name.endswith(".tmp") or (not self.resume and name.startswith("chunk-")):
+                if name.endswith(".tmp") or (not self.resume and name.startswith("chunk-")) or name == "key.json":
                     os.unlink(os.path.join(self.directory, name))
-            write_json(os.path.join(self.directory, "key.json"), self.key)
             self._started = True
-        write_npz(self._chunk_path(chunk), first_model=first, chunk=chunk,
+        write_npz(self._chunk_path(chunk), first_model=first, chunk=chunk, key=np.asarray(self._encoded_key()),
                   **{k: np.asarray(v) for k, v in values.items()})
 
     def remove(self) -> None:
