@@ -31,7 +31,11 @@ from .options import Options
 
 COMPILE_COST_S = 0.5  # what compiling a program for a new lane width is assumed to cost
 PROBE_STEPS = 8  # the first round of a chunk that may be compacted; the second is timed
-ROUND_SECONDS = 0.25  # with max_time: the longest round between two looks at the clock
+ROUND_SECONDS = 0.25  # the longest round between two looks at the clock (max_time, Ctrl-C)
+# multiply-adds of a chunk's whole budget from which it runs in rounds of ROUND_SECONDS, so that
+# Ctrl-C (raised in Python only between compiled calls) stops it within about a round; below,
+# at most ~0.1 s of work at 1e9 multiply-adds/s, a chunk is one call
+LONG_WORK = 1e8
 
 
 class RawResult(NamedTuple):
@@ -186,8 +190,10 @@ class Run:
             cur = len(members)
             kind = _programs.program_kind(_work_rows(prepared.design), prepared.design.shape[1], cur,
                                           static.n_outputs, static.solver, steps)
+        n_params = prepared.design.shape[1] * static.n_outputs
+        long = static.solver.step_cost(_work_rows(prepared.design), n_params) * width * steps > LONG_WORK
             key = (kind, design_sig, cur, static)
-            stop_at = t + min(compaction.round_len, self._steps_in_time(per_step))
+            stop_at = t + min(compaction.round_len, self._steps_in_time(per_step, long))
             control = control._replace(stop_at=np.int32(min(stop_at, 2**31 - 1)), fresh=np.bool_(t == 0))
             start = time.perf_counter()
             state, summary = _programs.call(kind, static, state, *data, chunk, theta0, control)
@@ -223,13 +229,14 @@ class Run:
             summary = summary._replace(status=np.where(status == Status.RUNNING, int(spent), status))
         return state, summary
 
-    def _steps_in_time(self, per_step: float | None) -> int:
-        """Steps the next round may take before the clock is read again (``max_time``)."""
-        if self.deadline is None:
+    def _steps_in_time(self, per_step: float | None, long: bool) -> int:
+        """Steps the next round may take before the host looks again: at the clock (``max_time``)
+        and for Ctrl-C (``long`` budgets), about ``ROUND_SECONDS``; else the whole budget."""
+        if self.deadline is None and not long:
             return self.steps
         if per_step is None:
             return PROBE_STEPS
-        left = min(ROUND_SECONDS, self.deadline - time.perf_counter())
+        left = ROUND_SECONDS if self.deadline is None else min(ROUND_SECONDS, self.deadline - time.perf_counter())
         return max(1, int(left / max(per_step, 1e-9)))
 
     def _collect(self, state: LoopState, summary, n: int) -> RawResult:

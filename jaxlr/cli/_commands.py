@@ -148,6 +148,9 @@ def _train(kind: str, unit: str, args, call):
     except (ValueError, TypeError) as err:
         progress.close(False)
         raise option_error(err, args.options) from None
+    except BaseException:  # Ctrl-C, SIGTERM: end the bar's line before the one-line message
+        progress.close(False)
+        raise
     progress.close(True)
     result = distributed.gather(result)
     return (result if distributed.is_main_process() else None), list(caught)

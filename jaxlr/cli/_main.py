@@ -91,7 +91,7 @@ def main(argv=None) -> int:
         if args.command == "sweep":
             where = (f"; finished chunks are kept in {os.path.join(args.out, 'checkpoint')} "
                      f"(rerun with --resume --out {args.out})")
-        say(f"\n{name}: interrupted{where}")
+        say(f"{name}: interrupted{where}")
         return EXIT_INTERRUPTED
     except BrokenPipeError:  # e.g. jaxlr sweep ... | head -1: the reader left early
         _detach_stdout()
