@@ -3,6 +3,7 @@ and next to it jaxlr's store of traced programs (``ProgramStore``, see ``jaxlr._
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -47,7 +48,13 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> str | Non
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    _programs.set_store(ProgramStore(os.path.join(path, "jaxlr-programs")))
+    programs = os.path.join(path, "jaxlr-programs")
+    store = ProgramStore(programs)
+    if os.path.lexists(programs) and not os.path.isdir(programs):  # JAX's cache still serves
+        warnings.warn(f"jaxlr: programs are not kept across processes: {programs} is not a directory",
+                      RuntimeWarning, stacklevel=2)
+        store = None
+    _programs.set_store(store, path)
     return path
 
 
@@ -88,6 +95,11 @@ class ProgramStore:
                 return f.read()
         except FileNotFoundError:
             return None
+
+    def discard(self, name: str) -> None:
+        """Remove an entry (a damaged one: it is kept afresh)."""
+        with contextlib.suppress(OSError):
+            os.unlink(os.path.join(self.directory, name + ".bin"))
 
     def save(self, name: str, blob: bytes) -> None:
         os.makedirs(self.directory, exist_ok=True)

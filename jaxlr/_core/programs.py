@@ -13,7 +13,10 @@ never touches files: the store does (``jaxlr._api.cache.ProgramStore``).
 
 from __future__ import annotations
 
+import contextlib
+import os
 import pickle
+import sys
 import warnings
 
 import jax
@@ -49,15 +52,21 @@ def program_kind(rows: int, cols: int, width: int, n_out: int, solver=None, step
 
 class _Kept:
     """The process's programs kept across processes: the store (an object with ``key(parts)``,
-    ``load(name)`` and ``save(name, bytes)``, or None) and what was loaded from it."""
+    ``load(name)``, ``save(name, bytes)`` and ``discard(name)``, or None), what was loaded from
+    it, and JAX's persistent-cache directory when jaxlr turned it on (``cache_dir``): the first
+    call of each program there may read a damaged entry, which is removed (see ``first_call``)."""
 
     def __init__(self):
         self.store = None
+        self.cache_dir = None
         self.loaded: dict = {}  # signature -> (callable on flat leaves, output treedef)
+        self.called: set = set()  # signatures called once in this process
+        self.damage_reported = False
 
-    def set_store(self, store) -> None:
-        self.store = store
+    def set_store(self, store, cache_dir=None) -> None:
+        self.store, self.cache_dir = store, cache_dir
         self.loaded.clear()
+        self.called.clear()
 
     def usable_store(self):
         if self.store is None:
@@ -70,16 +79,76 @@ class _Kept:
 
     def disable(self, reason: str) -> None:
         if self.store is not None:
-            warnings.warn(f"jaxlr: programs are not kept across processes: {reason}", RuntimeWarning, stacklevel=5)
+            warnings.warn(f"jaxlr: programs are not kept across processes: {reason}", RuntimeWarning,
+                          stacklevel=outside_stacklevel())
         self.store = None
+
+    def damaged(self) -> None:
+        """One warning per process for damaged cache entries (removed: the next run keeps afresh)."""
+        if not self.damage_reported:
+            self.damage_reported = True
+            warnings.warn(f"jaxlr: damaged entries of the compilation cache in {self.cache_dir} were removed and "
+                          "their programs compiled afresh", RuntimeWarning, stacklevel=outside_stacklevel())
+
+    def first_call(self, key, fn, *args):
+        """``fn(*args)``; on the first call of ``key`` in this process, JAX's warnings about an
+        unreadable entry of its persistent cache become ``damaged()`` (the entry is removed:
+        JAX never overwrites one), other warnings pass through unchanged."""
+        if self.cache_dir is None or key in self.called:
+            return fn(*args)
+        self.called.add(key)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = fn(*args)
+        for w in caught:
+            text = str(w.message)
+            if text.startswith(JAX_CACHE_READ_ERROR):
+                _remove_damaged(self.cache_dir, text[len(JAX_CACHE_READ_ERROR):].split("'", 1)[0])
+                self.damaged()
+            else:
+                warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
+        return out
+
+
+JAX_CACHE_READ_ERROR = "Error reading persistent compilation cache entry for '"
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep  # jaxlr/
+
+
+def outside_stacklevel() -> int:
+    """The ``stacklevel`` (for a ``warnings.warn`` in the caller) of the first frame outside
+    jaxlr: the warning names the user's line, never one of jaxlr's or JAX's."""
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def _remove_damaged(directory: str, module: str) -> None:
+    """Delete the entries of ``module`` in JAX's cache ``directory`` that do not decompress."""
+    try:
+        from jax._src.compilation_cache import decompress_executable
+    except ImportError:  # JAX's layout changed: leave the cache as it is
+        return
+    for name in os.listdir(directory):
+        if name.startswith(module + "-") and name.endswith("-cache"):
+            path = os.path.join(directory, name)
+            try:
+                with open(path, "rb") as f:
+                    decompress_executable(f.read())
+            except OSError:
+                continue
+            except Exception:  # noqa: BLE001  (zlib / zstd errors: the entry is damaged)
+                with contextlib.suppress(OSError):
+                    os.unlink(path)
 
 
 KEPT = _Kept()
 
 
-def set_store(store) -> None:
-    """Keep traced programs in ``store`` (None: trace in every process)."""
-    KEPT.set_store(store)
+def set_store(store, cache_dir=None) -> None:
+    """Keep traced programs in ``store`` (None: trace in every process); ``cache_dir``: JAX's
+    persistent cache directory, whose damaged entries are removed when read."""
+    KEPT.set_store(store, cache_dir)
 
 
 def _flat(static, treedef, holder: dict):
@@ -100,13 +169,19 @@ def _load_or_keep(store, kind, static, leaves, treedef, n_state):
     name = store.key((jax.default_backend(), kind, repr(OPTIONS[kind]), repr(static), str(treedef),
                       [(tuple(a.shape), str(a.dtype)) for a in leaves]))
     exported = out_tree = None
-    blob = store.load(name)
+    try:
+        blob = store.load(name)
+    except OSError as err:  # the store's directory is gone or not a directory: trace, stop keeping
+        blob = None
+        KEPT.disable(f"cannot read {err.filename or store}: {err.strerror or err}")
     if blob is not None:
         try:
             serialized, out_tree = pickle.loads(blob)
             exported = export.deserialize(serialized)
-        except Exception as err:  # a damaged entry: trace again, and stop keeping programs
-            KEPT.disable(f"cannot read a kept program ({type(err).__name__}: {err})")
+        except Exception:  # a damaged entry: removed, traced again and kept afresh below
+            exported = out_tree = None
+            store.discard(name)
+            KEPT.damaged()
     if exported is None:
         holder: dict = {}
         avals = [jax.ShapeDtypeStruct(a.shape, a.dtype) for a in leaves]
@@ -125,20 +200,22 @@ def call(kind: str, static, state, *args):
     """``engine.run(state, *args, static)`` compiled with ``kind``'s options (kept across processes
     when a store is set and the program can be serialized)."""
     store = KEPT.usable_store()
-    if store is None or not static.solver.serializable or _sharded(args):
+    if KEPT.cache_dir is None and store is None:
         return PROGRAMS[kind](state, *args, static)
     leaves, treedef = jax.tree_util.tree_flatten((state, *args))
     key = (kind, static, treedef, tuple((a.shape, str(getattr(a, "dtype", type(a)))) for a in leaves))
+    if store is None or not static.solver.serializable or _sharded(args):
+        return KEPT.first_call(key, PROGRAMS[kind], state, *args, static)
     kept = KEPT.loaded.get(key)
     if kept is None:
         kept = _load_or_keep(store, kind, static, leaves, treedef, len(jax.tree_util.tree_leaves(state)))
         KEPT.loaded[key] = kept
     fn, out_tree = kept
-    return jax.tree_util.tree_unflatten(out_tree, fn(*leaves))
+    return jax.tree_util.tree_unflatten(out_tree, KEPT.first_call(key, fn, *leaves))
 
 
 def _sharded(args) -> bool:
     return any(isinstance(a, jax.Array) and len(a.sharding.device_set) > 1 for a in jax.tree_util.tree_leaves(args))
 
 
-__all__ = ["call", "set_store", "program_kind", "PROGRAMS", "OPTIONS", "CPU_OPTIONS", "SMALL_CPU_OPTIONS"]
+__all__ = ["call", "set_store", "outside_stacklevel", "program_kind", "PROGRAMS", "OPTIONS", "CPU_OPTIONS", "SMALL_CPU_OPTIONS"]
