@@ -22,7 +22,7 @@ LAYERS = {
     "_train": ["checks", "data", "grid", "results", "mesh", "layout", "scaling", "path", "options", "chunks",
                "scoring", "train"],
     "_api": ["diagnostics", "predict", "fit", "search", "halving", "sweep", "solve", "inference", "cache", "demo"],
-    "sklearn": ["_params", "_logistic", "_cv"],
+    "sklearn": ["_params", "_callbacks", "_logistic", "_cv"],
     "cli": ["_errors", "_args", "_io", "_outputs", "_plots", "_report", "_commands", "_main"],
 }
 PACKAGES = list(LAYERS)

@@ -129,6 +129,8 @@ class Run:
     progress: Callable[[int, int], None] | None = None
     deadline: float | None = None  # time.perf_counter() at which running models stop (max_time)
     lane_steps: int = 0
+    # called after every step with a chunk's models (Params, n_iter); True stops them (callbacks)
+    observe: Callable[[Params, np.ndarray], bool] | None = None
 
     @property
     def to_tolerance(self) -> bool:
@@ -181,17 +183,19 @@ class Run:
         if prepared.place is not None:
             chunk, theta0, state = prepared.place((chunk, theta0, state))
         every = steps if report is None else int(self.options.progress_every or max(1, steps // 50))
-        compaction = _Compaction(self.to_tolerance and prepared.place is None and width >= 8, width, steps, every)
+        every = 1 if self.observe is not None else every  # rounds of one step: an observer sees each
+        compaction = _Compaction(self.to_tolerance and prepared.place is None and width >= 8 and self.observe is None,
+                                 width, steps, every)
         members = np.arange(width)  # the chunk lanes the running state holds, in order
         full = None  # (state, summary) of the whole chunk on the host, once compacted
         design_sig = tuple((a.shape, str(a.dtype)) for a in jax.tree_util.tree_leaves(prepared.design))
         t, per_step, timed_out = 0, None, False
+        n_params = prepared.design.shape[1] * static.n_outputs
+        long = static.solver.step_cost(_work_rows(prepared.design), n_params) * width * steps > LONG_WORK
         while True:
             cur = len(members)
             kind = _programs.program_kind(_work_rows(prepared.design), prepared.design.shape[1], cur,
                                           static.n_outputs, static.solver, steps)
-        n_params = prepared.design.shape[1] * static.n_outputs
-        long = static.solver.step_cost(_work_rows(prepared.design), n_params) * width * steps > LONG_WORK
             key = (kind, design_sig, cur, static)
             stop_at = t + min(compaction.round_len, self._steps_in_time(per_step, long))
             control = control._replace(stop_at=np.int32(min(stop_at, 2**31 - 1)), fresh=np.bool_(t == 0))
@@ -205,9 +209,11 @@ class Run:
             CACHE.compiled.add(key)
             running = np.flatnonzero((status == Status.RUNNING) & (members < n_real))
             per_step = elapsed / (t - previous) if t > previous else per_step
+            stop = self.observe is not None and self.observe(self._params(state, n_real),
+                                                             to_host(state.n_iter)[:n_real])
             if t >= steps or running.size == 0:
                 break
-            if self.deadline is not None and time.perf_counter() >= self.deadline:
+            if stop or (self.deadline is not None and time.perf_counter() >= self.deadline):
                 timed_out = True
                 break
             if report is not None:
@@ -223,7 +229,7 @@ class Run:
                 members = members[sel]
         if full is not None:
             state, summary = _scatter(full, (_host(state), _host(summary)), members)
-        if timed_out:  # the time budget is spent: running models stop as at the step budget
+        if timed_out:  # the time budget is spent (or an observer stopped them): as at the step budget
             spent = Status.MAX_ITER if self.to_tolerance else Status.DONE
             status = np.asarray(to_host(summary.status))
             summary = summary._replace(status=np.where(status == Status.RUNNING, int(spent), status))
@@ -239,6 +245,10 @@ class Run:
         left = ROUND_SECONDS if self.deadline is None else min(ROUND_SECONDS, self.deadline - time.perf_counter())
         return max(1, int(left / max(per_step, 1e-9)))
 
+    def _params(self, state: LoopState, n: int) -> Params:
+        """The first ``n`` lanes' parameters on the host, models first, features unpadded."""
+        return unpack(to_host(state.theta)[:, :n], self.prepared.n_features, self.static.n_outputs)
+
     def _collect(self, state: LoopState, summary, n: int) -> RawResult:
         """The first ``n`` lanes of a chunk as host arrays; the loss history cut to the steps it
         records, entries past the end of the loop holding the lane's last value."""
@@ -251,7 +261,7 @@ class Run:
         # were not written: they hold its last value, as a frozen lane's do
         unwritten = (recorded_at[None, :] >= t) | np.isnan(history)
         history = np.where(unwritten, value[:, None], history)
-        params = unpack(to_host(state.theta)[:, :n], self.prepared.n_features, self.static.n_outputs)
+        params = self._params(state, n)
         return RawResult(params, to_host(state.n_iter)[:n], to_host(summary.status)[:n], history,
                          to_host(summary.objective)[:n], to_host(summary.residual)[:n])
 

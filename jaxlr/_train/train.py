@@ -75,9 +75,11 @@ class Trainer:
         self.static = Static(options.solver, options.batch_size, data.n_outputs)
 
     def __call__(self, grid: Grid, *, init=None, steps: int | None = None, progress: Callable | None = None,
-                 checkpoint: Checkpoint | None = None) -> SweepResult:
+                 checkpoint: Checkpoint | None = None, observe: Callable | None = None) -> SweepResult:
         """Train ``grid`` (from ``init``: checked starting arrays, or None for zeros) for ``steps``
-        (default: the options' budget); ``progress(done, total)`` hears of the model-steps done."""
+        (default: the options' budget); ``progress(done, total)`` hears of the model-steps done;
+        ``observe(params, n_iter)`` sees a chunk's models (in the units of X) after every step and
+        stops them by returning True (scikit-learn's callbacks)."""
         o = self.options
         steps = o.steps if steps is None else int(steps)
         n_lane_dev, _ = o.lane_devices()
@@ -85,7 +87,9 @@ class Trainer:
         hyper = Hyper(*(np.asarray(v, dtype) for v in (grid.learning_rate, grid.l1, grid.l2,
                                                       np.full(len(grid), 0.0 if o.tol is None else o.tol))))
         lanes = Lanes(hyper, grid.seed.astype(np.uint32), grid.fold.astype(np.int32))
-        run = Run(self.prepared, self.static, o, steps, progress, self.deadline)
+        if observe is not None and self.scaling is not None:
+            observe = (lambda params, n_iter, inner=observe: inner(self.scaling.out(params), n_iter))
+        run = Run(self.prepared, self.static, o, steps, progress, self.deadline, observe=observe)
         start = init if self.scaling is None else self.scaling.into(init)
         chunk_size = min(o.chunk_size, -(-len(grid) // n_lane_dev) * n_lane_dev)
         points = path_points(grid) if o.path else None
@@ -128,11 +132,11 @@ def _run_path(run: Run, lanes: Lanes, init, points, chunk_size) -> RawResult:
 
 
 def train(data: Dataset, options: Options, grid: Grid, *, init=None, progress: Callable | None = None,
-          checkpoint: Checkpoint | None = None) -> SweepResult:
+          checkpoint: Checkpoint | None = None, observe: Callable | None = None) -> SweepResult:
     """Train every model of ``grid`` on ``data`` with ``options``: one compiled program per
     (solver, dtype, shape bucket, chunk width); model ``k`` equals a lone fit with its settings
     (or, with ``options.path``, its point of a warm-started regularization path)."""
-    return Trainer(data, options, grid)(grid, init=init, progress=progress, checkpoint=checkpoint)
+    return Trainer(data, options, grid)(grid, init=init, progress=progress, checkpoint=checkpoint, observe=observe)
 
 
 __all__ = ["train", "Trainer", "check_init"]

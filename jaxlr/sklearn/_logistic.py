@@ -17,6 +17,7 @@ from .._train.data import from_codes
 from .._train.grid import Grid
 from .._train.options import Options
 from .._train.train import check_init, train
+from ._callbacks import Callbacks, FitTask, callback_context
 from ._params import (
     PerfectSeparationWarning, check_bool, check_common, checked, core_options, input_dtype, jaxlr_layout, lr_penalty,
     penalties, sklearn_layout, verbose_line, warn_unfinished,
@@ -52,7 +53,7 @@ class _LogisticMixin(SparseCoefMixin, LinearClassifierMixin):
         return tags
 
 
-class LogisticRegression(_LogisticMixin, BaseEstimator):
+class LogisticRegression(Callbacks, _LogisticMixin, BaseEstimator):
     """Logistic regression (binary or multinomial) with scikit-learn's interface, fitted by jaxlr.
 
     Parameters are those of ``sklearn.linear_model.LogisticRegression`` (1.9) with the same
@@ -105,7 +106,8 @@ class LogisticRegression(_LogisticMixin, BaseEstimator):
         self.learning_rate = learning_rate
 
     def fit(self, X, y, sample_weight=None):
-        """Fit the model; returns ``self``."""
+        """Fit the model; returns ``self``. Callbacks (``set_callbacks``, scikit-learn 1.9) hear
+        of the fit and of each iteration (see ``jaxlr.sklearn._callbacks``)."""
         check_common(self)
         check_bool("warm_start", self.warm_start)
         _, C, l1_ratio = lr_penalty(self)
@@ -122,18 +124,22 @@ class LogisticRegression(_LogisticMixin, BaseEstimator):
                 and previous.shape[1] == X.shape[1] and np.array_equal(getattr(self, "classes_", None), classes))
         init = check_init(self._warm_start_params(len(classes)), 1, data) if warm else None
         self.classes_ = classes
-        result = train(data, options, grid, init=init)[0]
-        warn_unfinished(self, result.status, result.residual, options.tol, result.n_iter)
-        warn_on_scale(data.X, data.sample_weight, stacklevel=3)
-        warn_if_separated(result, data, options.fit_intercept, stacklevel=3, category=PerfectSeparationWarning)
-        coef, intercept = np.array(result.coef), np.array(result.intercept)
-        self.coef_, self.intercept_ = sklearn_layout(coef, intercept, len(classes), bool(self.fit_intercept))
-        # the solver's own iterate, so that a warm start continues exactly from it (multinomial
-        # coefficients are reported centred; the solver's iterate may differ by a shift)
-        self._solution = (self.coef_.copy(), self.intercept_.copy(), (coef, intercept))
-        self.n_iter_ = np.asarray([int(result.n_iter)], dtype=np.int32)
-        self.status_, self.solver_ = result.status_name, options.solver.name
-        verbose_line(self, self.solver_, int(result.n_iter), self.status_)
+        with callback_context(self):  # the callbacks' teardown, also when the fit fails
+            task = FitTask(self, X, y, sample_weight, len(classes))
+            task.begin(_start(init, X.shape[1], len(classes), X.dtype))
+            result = train(data, options, grid, init=init, observe=task.observe)[0]
+            warn_unfinished(self, result.status, result.residual, options.tol, result.n_iter)
+            warn_on_scale(data.X, data.row_weight, stacklevel=3)
+            warn_if_separated(result, data, options.fit_intercept, stacklevel=3, category=PerfectSeparationWarning)
+            coef, intercept = np.array(result.coef), np.array(result.intercept)
+            self.coef_, self.intercept_ = sklearn_layout(coef, intercept, len(classes), bool(self.fit_intercept))
+            # the solver's own iterate, so that a warm start continues exactly from it (multinomial
+            # coefficients are reported centred; the solver's iterate may differ by a shift)
+            self._solution = (self.coef_.copy(), self.intercept_.copy(), (coef, intercept))
+            self.n_iter_ = np.asarray([int(result.n_iter)], dtype=np.int32)
+            self.status_, self.solver_ = result.status_name, options.solver.name
+            verbose_line(self, self.solver_, int(result.n_iter), self.status_)
+            task.end()
         return self
 
     def _validate(self, X, y):
@@ -148,6 +154,14 @@ class LogisticRegression(_LogisticMixin, BaseEstimator):
                 and np.array_equal(solution[1], self.intercept_)):
             return solution[2]
         return jaxlr_layout(np.asarray(self.coef_), np.asarray(self.intercept_), n_classes)
+
+
+def _start(init, n_features: int, n_classes: int, dtype):
+    """The model a fit starts from, (coef, intercept) in the core's layout: ``init`` or zeros."""
+    if init is not None:
+        return init[0][0], init[1][0]
+    width = () if n_classes == 2 else (n_classes,)
+    return np.zeros((n_features, *width), dtype), np.zeros(width, dtype)
 
 
 __all__ = ["LogisticRegression"]

@@ -399,3 +399,33 @@ def test_sparse_input_matches_dense(cancer, fmt):
     np.testing.assert_allclose(sparse.coef_, dense.coef_, rtol=1e-6)
     cv = LogisticRegressionCV(Cs=2, cv=2, **LEGACY_OFF)
     np.testing.assert_allclose(cv.fit(Xs, y).coef_, clone(cv).fit(Xs.toarray(), y).coef_, rtol=1e-6)
+
+
+def test_callbacks_hear_every_iteration_and_can_stop_the_fit():
+    """scikit-learn 1.9's callbacks (the protocol its test_logistic.py checks for lbfgs, run by
+    test_sklearn_suite.py): one fit task, one task per iteration whose fitted estimator is the model
+    after that many steps, one empty task; a callback returning True at a task's end stops the fit
+    there. jaxlr's own solver names support them too; a fit without callbacks is unchanged."""
+    pytest.importorskip("sklearn.callback")
+    from sklearn.callback.tests._utils import RecordingCallback
+
+    X, y = load_iris(return_X_y=True)
+    record = RecordingCallback()
+    est = LogisticRegression(solver="newton", C=1.0).set_callbacks(record).fit(X, y)
+    n = int(est.n_iter_[0])
+    ends = [r for r in record.record if r["name"] == "on_fit_task_end" and r["context"].task_name == "iter"]
+    assert n >= 2 and len(ends) == n + 1 and ends[-1]["kwargs"]["fitted_estimator"] is None
+    with pytest.warns(SkConvergenceWarning):
+        second = LogisticRegression(solver="newton", C=1.0, max_iter=2).fit(X, y)
+    np.testing.assert_allclose(ends[1]["kwargs"]["fitted_estimator"].coef_, second.coef_, rtol=1e-10)
+    np.testing.assert_allclose(LogisticRegression(solver="newton", C=1.0).fit(X, y).coef_, est.coef_, rtol=1e-12)
+
+    class StopAtFirst(RecordingCallback):
+        def on_fit_task_end(self, estimator, context, **kwargs):
+            return context.task_name == "iter"
+
+    with pytest.warns(SkConvergenceWarning):
+        stopped = LogisticRegression(solver="newton").set_callbacks(StopAtFirst()).fit(X, y)
+    assert int(stopped.n_iter_[0]) == 1 and stopped.status_ == "max_iter"
+    with pytest.warns(UserWarning, match="only supported in LogisticRegression for solver='lbfgs'"):
+        LogisticRegression(solver="sag").set_callbacks(RecordingCallback())

@@ -34,9 +34,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CALLBACKS = ("scikit-learn 1.9's experimental per-iteration callbacks (set_callbacks): jaxlr's solver loop is "
-             "one compiled program with no per-iteration host hooks")
-
 # test id (or function name: all its parametrizations) -> why it cannot apply to jaxlr
 EXEMPT = {
     # scikit-learn internals
@@ -67,10 +64,6 @@ EXEMPT = {
         "pins the 32-bit sparse-index limit of scikit-learn's SAG C code, which jaxlr does not have",
     "test_large_sparse_matrix[csr_array-saga]":
         "pins the 32-bit sparse-index limit of scikit-learn's SAGA C code, which jaxlr does not have",
-    # scikit-learn's experimental callback API (sklearn.callback)
-    "test_logistic_regression_callback_support": CALLBACKS,
-    "test_logistic_regression_callback_fitted_estimator": CALLBACKS,
-    "test_logistic_regression_callback_support_warning": CALLBACKS,
 }
 
 IMPORT = re.compile(r"^from sklearn\.linear_model import LogisticRegression, LogisticRegressionCV, (.+)$",
