@@ -76,11 +76,13 @@ def fit_many(X, y, *, l2=0.0, l1=0.0, learning_rate=0.01, seed=0, fold=None, fol
     trains on row ``fold[k]``. ``grid``: what each model is, for the result's ``grid`` (default:
     its seed, learning rate, l2, l1 and fold). ``init``: starting parameters, shared or one per
     model (a ``SweepResult`` warm-starts each model from its counterpart). ``standardize``:
-    fit on columns scaled to unit (weighted) standard deviation, centred for dense X, and report
-    the coefficients in the original units (the penalties apply to the standardized ones, as in
-    a scikit-learn pipeline with ``StandardScaler``). ``path``: ``True`` solves models that differ
-    only in their penalty strength (same seed, learning rate, fold and l1/l2 mix) as a
-    regularization path: strongest penalty first, each warm-started from its neighbour, all such
+    fit on columns divided by their standard deviation (weighted by ``sample_weight``, never by
+    ``class_weight``; dense X also centred, which the intercept absorbs: the same model for any
+    storage of X), and report the coefficients in the original units (the penalties apply to the
+    standardized ones, as in a scikit-learn pipeline with ``StandardScaler``). ``path``: ``True``
+    solves models that differ only in their penalty strength (same seed, learning rate, fold and
+    l1/l2 mix) as a regularization path: strongest penalty first, each warm-started from its
+    neighbour, all such
     paths (folds, seeds, ...) advancing together as lanes; ``"auto"`` does so when the estimated
     cost is lower (iterative solvers, several penalties per path); ``False`` (default) trains every
     model from ``init`` in parallel, so model ``k`` equals ``fit`` with its settings. Paths need

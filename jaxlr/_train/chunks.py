@@ -191,7 +191,9 @@ class Run:
         design_sig = tuple((a.shape, str(a.dtype)) for a in jax.tree_util.tree_leaves(prepared.design))
         t, per_step, timed_out = 0, None, False
         n_params = prepared.design.shape[1] * static.n_outputs
-        long = static.solver.step_cost(_work_rows(prepared.design), n_params) * width * steps > LONG_WORK
+        # timed rounds differ between hosts, whose calls must match (collectives): one process only
+        long = (static.solver.step_cost(_work_rows(prepared.design), n_params) * width * steps > LONG_WORK
+                and jax.process_count() == 1)
         while True:
             cur = len(members)
             kind = _programs.program_kind(_work_rows(prepared.design), prepared.design.shape[1], cur,

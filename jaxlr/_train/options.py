@@ -51,7 +51,8 @@ class Options:
     batch_size: int | None = option(None, "minibatches of this many rows, reshuffled every epoch (first-order solvers)",
                                     cli=dict(commands=("fit", "sweep"), kind="integer", metavar="B"))
     standardize: bool = option(False, (
-        "fit on columns scaled to unit (weighted) standard deviation, reporting coefficients in the units of X"),
+        "fit on columns divided by their standard deviation (weighted by sample_weight, not class_weight; dense "
+        "X also centred), reporting coefficients in the units of X: StandardScaler's model, whatever X's storage"),
         cli=dict(commands=("fit", "sweep"), kind="flag"))
     path: Any = option(False, (
         "solve models that differ only in their penalty as warm-started regularization paths "
