@@ -54,7 +54,7 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> str | Non
         warnings.warn(f"jaxlr: programs are not kept across processes: {programs} is not a directory",
                       RuntimeWarning, stacklevel=2)
         store = None
-    _programs.set_store(store, path)
+    _programs.set_store(store, JaxCache(path))
     return path
 
 
@@ -62,6 +62,32 @@ def disable_compilation_cache() -> None:
     """Turn both caches off again (JAX's persistent cache and jaxlr's program store)."""
     jax.config.update("jax_compilation_cache_dir", None)
     _programs.set_store(None)
+
+
+class JaxCache:
+    """JAX's persistent compilation cache in ``directory``, as jaxlr turned it on: JAX warns on a
+    damaged entry at every run and never overwrites it, so jaxlr removes it (``remove_damaged``)."""
+
+    def __init__(self, directory: str):
+        self.directory = directory
+
+    def remove_damaged(self, module: str) -> None:
+        """Delete the entries of ``module`` (``jit_run``, ...) that do not decompress."""
+        try:
+            from jax._src.compilation_cache import decompress_executable
+        except ImportError:  # JAX's layout changed: leave the cache as it is
+            return
+        for name in os.listdir(self.directory):
+            if name.startswith(module + "-") and name.endswith("-cache"):
+                path = os.path.join(self.directory, name)
+                try:
+                    with open(path, "rb") as f:
+                        decompress_executable(f.read())
+                except OSError:
+                    continue
+                except Exception:  # zlib / zstd errors: the entry is damaged
+                    with contextlib.suppress(OSError):
+                        os.unlink(path)
 
 
 class ProgramStore:
@@ -114,4 +140,5 @@ class ProgramStore:
             raise
 
 
-__all__ = ["enable_compilation_cache", "disable_compilation_cache", "default_cache_dir", "CACHE_ENV", "ProgramStore"]
+__all__ = ["enable_compilation_cache", "disable_compilation_cache", "default_cache_dir", "CACHE_ENV", "ProgramStore",
+           "JaxCache"]

@@ -13,7 +13,6 @@ never touches files: the store does (``jaxlr._api.cache.ProgramStore``).
 
 from __future__ import annotations
 
-import contextlib
 import os
 import pickle
 import sys
@@ -53,18 +52,19 @@ def program_kind(rows: int, cols: int, width: int, n_out: int, solver=None, step
 class _Kept:
     """The process's programs kept across processes: the store (an object with ``key(parts)``,
     ``load(name)``, ``save(name, bytes)`` and ``discard(name)``, or None), what was loaded from
-    it, and JAX's persistent-cache directory when jaxlr turned it on (``cache_dir``): the first
-    call of each program there may read a damaged entry, which is removed (see ``first_call``)."""
+    it, and JAX's persistent cache when jaxlr turned it on (``jax_cache``: an object with
+    ``directory`` and ``remove_damaged(module)``): the first call of each program may read a
+    damaged entry there, which is removed (see ``first_call``)."""
 
     def __init__(self):
         self.store = None
-        self.cache_dir = None
+        self.jax_cache = None
         self.loaded: dict = {}  # signature -> (callable on flat leaves, output treedef)
         self.called: set = set()  # signatures called once in this process
         self.damage_reported = False
 
-    def set_store(self, store, cache_dir=None) -> None:
-        self.store, self.cache_dir = store, cache_dir
+    def set_store(self, store, jax_cache=None) -> None:
+        self.store, self.jax_cache = store, jax_cache
         self.loaded.clear()
         self.called.clear()
 
@@ -87,14 +87,14 @@ class _Kept:
         """One warning per process for damaged cache entries (removed: the next run keeps afresh)."""
         if not self.damage_reported:
             self.damage_reported = True
-            warnings.warn(f"jaxlr: damaged entries of the compilation cache in {self.cache_dir} were removed and "
+            warnings.warn(f"jaxlr: damaged entries of the compilation cache in {self.jax_cache.directory} were removed and "
                           "their programs compiled afresh", RuntimeWarning, stacklevel=outside_stacklevel())
 
     def first_call(self, key, fn, *args):
         """``fn(*args)``; on the first call of ``key`` in this process, JAX's warnings about an
         unreadable entry of its persistent cache become ``damaged()`` (the entry is removed:
         JAX never overwrites one), other warnings pass through unchanged."""
-        if self.cache_dir is None or key in self.called:
+        if self.jax_cache is None or key in self.called:
             return fn(*args)
         self.called.add(key)
         with warnings.catch_warnings(record=True) as caught:
@@ -103,7 +103,7 @@ class _Kept:
         for w in caught:
             text = str(w.message)
             if text.startswith(JAX_CACHE_READ_ERROR):
-                _remove_damaged(self.cache_dir, text[len(JAX_CACHE_READ_ERROR):].split("'", 1)[0])
+                self.jax_cache.remove_damaged(text[len(JAX_CACHE_READ_ERROR):].split("'", 1)[0])
                 self.damaged()
             else:
                 warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
@@ -123,32 +123,13 @@ def outside_stacklevel() -> int:
     return level
 
 
-def _remove_damaged(directory: str, module: str) -> None:
-    """Delete the entries of ``module`` in JAX's cache ``directory`` that do not decompress."""
-    try:
-        from jax._src.compilation_cache import decompress_executable
-    except ImportError:  # JAX's layout changed: leave the cache as it is
-        return
-    for name in os.listdir(directory):
-        if name.startswith(module + "-") and name.endswith("-cache"):
-            path = os.path.join(directory, name)
-            try:
-                with open(path, "rb") as f:
-                    decompress_executable(f.read())
-            except OSError:
-                continue
-            except Exception:  # noqa: BLE001  (zlib / zstd errors: the entry is damaged)
-                with contextlib.suppress(OSError):
-                    os.unlink(path)
-
-
 KEPT = _Kept()
 
 
-def set_store(store, cache_dir=None) -> None:
-    """Keep traced programs in ``store`` (None: trace in every process); ``cache_dir``: JAX's
-    persistent cache directory, whose damaged entries are removed when read."""
-    KEPT.set_store(store, cache_dir)
+def set_store(store, jax_cache=None) -> None:
+    """Keep traced programs in ``store`` (None: trace in every process); ``jax_cache``: JAX's
+    persistent cache as jaxlr turned it on, whose damaged entries are removed when read."""
+    KEPT.set_store(store, jax_cache)
 
 
 def _flat(static, treedef, holder: dict):
@@ -200,7 +181,7 @@ def call(kind: str, static, state, *args):
     """``engine.run(state, *args, static)`` compiled with ``kind``'s options (kept across processes
     when a store is set and the program can be serialized)."""
     store = KEPT.usable_store()
-    if KEPT.cache_dir is None and store is None:
+    if KEPT.jax_cache is None and store is None:
         return PROGRAMS[kind](state, *args, static)
     leaves, treedef = jax.tree_util.tree_flatten((state, *args))
     key = (kind, static, treedef, tuple((a.shape, str(getattr(a, "dtype", type(a)))) for a in leaves))

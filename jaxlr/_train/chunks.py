@@ -199,7 +199,8 @@ class Run:
             kind = _programs.program_kind(_work_rows(prepared.design), prepared.design.shape[1], cur,
                                           static.n_outputs, static.solver, steps)
             key = (kind, design_sig, cur, static)
-            stop_at = t + min(compaction.round_len, self._steps_in_time(per_step, long))
+            # compaction's own rounds are short (~0.05 s) while it is on; its timing is left alone
+            stop_at = t + min(compaction.round_len, self._steps_in_time(per_step, long and not compaction.enabled))
             control = control._replace(stop_at=np.int32(min(stop_at, 2**31 - 1)), fresh=np.bool_(t == 0))
             start = time.perf_counter()
             state, summary = _programs.call(kind, static, state, *data, chunk, theta0, control)

@@ -195,16 +195,16 @@ def check_labels(y: Any, n_samples: int, name: str = "y") -> tuple[np.ndarray, n
         raise ValueError(
             f"{name} must contain at least two classes, got {len(classes)}: {classes.tolist()}"
         )
-    if arr.dtype.kind == "f" and not np.array_equal(classes, np.round(classes)):
-        raise ValueError(
-            f"{name}: Unknown label type: continuous. Maybe you are trying to fit a classifier, which expects "
-            f"discrete classes on a regression target with continuous values ({len(classes)} distinct float "
-            "values, not all integers: logistic regression needs class labels)")
     if arr.dtype.kind == "f" and len(classes) > max(20, n_samples // 2):
         raise ValueError(
             f"{name} looks continuous ({len(classes)} distinct float values): "
             "logistic regression needs class labels"
         )
+    if arr.dtype.kind == "f" and not np.array_equal(classes, np.round(classes)):
+        raise ValueError(
+            f"{name}: Unknown label type: continuous. Maybe you are trying to fit a classifier, which expects "
+            f"discrete classes on a regression target with continuous values ({len(classes)} distinct float "
+            "values, not all integers: logistic regression needs class labels)")
     return codes.reshape(-1).astype(np.int32), classes
 
 
