@@ -156,7 +156,27 @@ def measure(repeat: int = 3, cases=None, cli: bool = True) -> dict:
         if cli:
             results.append(_cli(tmp, repeat))
     second = _run(SECOND_SHAPE)
-    return {"repeat": repeat, "cases": results, "second_shape": second}
+    return {"repeat": repeat, "cases": results, "second_shape": second, "imports": imports(repeat)}
+
+
+IMPORTS = {"python": "pass", "jax": "import jax", "jaxlr": "import jaxlr",
+           "scikit-learn LogisticRegression": "from sklearn.linear_model import LogisticRegression"}
+
+
+def imports(repeat: int = 3) -> dict:
+    """Seconds to import each module in a fresh process (median wall time; ``python`` is the
+    interpreter's own start, included in the others), and jaxlr's slowest imports from
+    ``python -X importtime``."""
+    out = {name: _median_runs(lambda i, code=code: _run(code), repeat)["wall_s"] for name, code in IMPORTS.items()}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import jaxlr"], capture_output=True, text=True,
+                          cwd=str(REPO_ROOT), timeout=300)
+    rows = []
+    for line in proc.stderr.splitlines()[1:]:
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            rows.append((int(parts[1]), parts[2].rstrip()))
+    out["importtime_top"] = [(us / 1e6, name) for us, name in sorted(rows, reverse=True)[:8]]
+    return out
 
 
 def _row(case, data, skl, cold, warm) -> dict:
@@ -208,6 +228,12 @@ def markdown(res: dict) -> str:
     lines += ["", f"Same process, second `fit` on a new shape of similar size (wine 170 x 12 after 178 x 13): "
               f"{s['second_fit_s'] * 1e3:.1f} ms (target <= 50 ms); a third (breast cancer 190 x 13): "
               f"{s['third_fit_s'] * 1e3:.1f} ms; scikit-learn's fit on the same data: {s['sklearn_fit_s'] * 1e3:.1f} ms", ""]
+    imp = res.get("imports")
+    if imp:
+        lines += ["Imports, fresh process, median wall time (the interpreter's start included): "
+                  + ", ".join(f"`{name}` {imp[name]:.2f} s" for name in IMPORTS) + "; `python -X importtime -c "
+                  "\"import jaxlr\"`, cumulative: " + ", ".join(f"{name.strip()} {s:.3f} s"
+                                                             for s, name in imp["importtime_top"][:5]), ""]
     lines += ["Per program, cold (trace / lower / XLA compile seconds, compilations):", ""]
     for r in res["cases"]:
         for name, p in r["cold_programs"].items():
