@@ -24,6 +24,7 @@ from ._api.fit import fit_many as fit_many
 from ._api.inference import InferenceTable as InferenceTable
 from ._api.inference import inference as inference
 from ._api.predict import predict as predict
+from ._api.probe import linear_probe as linear_probe
 from ._api.predict import predict_proba as predict_proba
 from ._api.search import choice as choice
 from ._api.search import loguniform as loguniform
@@ -46,8 +47,8 @@ _ESTIMATORS = ("LogisticRegression", "LogisticRegressionCV")
 __all__ = [
     "ConvergenceWarning", "FitResult", "InferenceTable", "LogisticRegression", "LogisticRegressionCV",
     "Options", "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult",
-    "binary_cross_entropy", "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "loguniform",
-    "losses", "metrics", "objective", "predict", "predict_proba", "solve", "sweep", "uniform",
+    "binary_cross_entropy", "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "linear_probe",
+    "loguniform", "losses", "metrics", "objective", "predict", "predict_proba", "solve", "sweep", "uniform",
 ]
 
 

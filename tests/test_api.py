@@ -9,7 +9,8 @@ import jaxlr
 PUBLIC = {
     "ConvergenceWarning", "FitResult", "InferenceTable", "LogisticRegression", "LogisticRegressionCV",
     "Options", "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult", "binary_cross_entropy",
-    "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "loguniform", "losses", "metrics",
+    "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "linear_probe", "loguniform", "losses",
+    "metrics",
     "objective", "predict", "predict_proba", "solve", "sweep", "uniform",
 }
 
