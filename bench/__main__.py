@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import beyond, cv, first_answer, gd, machine, peers, report, sparse
+from . import beyond, cv, first_answer, gd, machine, peers, probe, report, sparse
 from .common import peak_rss_bytes
 
 
@@ -40,6 +40,7 @@ def run(quick: bool, png: str | None, tiny: bool = False) -> dict:
     sc["png"] = gd.plot(res["gd"], sc, png) if png else None
     res["scaling"] = sc
     res["cv"] = cv.measure(quick, tiny)
+    res["probe"] = probe.measure("tiny" if tiny else "quick" if quick else "full")
     res["beyond"] = beyond.measure(quick, tiny)
     res["first_answer"] = first_answer.measure(1 if tiny else 3, first_answer.CASES[:1] if tiny else None,
                                                cli=not tiny)

@@ -44,6 +44,10 @@ def test_bench_runs_on_tiny_shapes(tmp_path):
     assert fit["jaxlr_cold"]["status"] == fit["jaxlr_warm_cache"]["status"] == "converged"
     assert abs(fit["jaxlr_cold"]["objective"] - fit["sklearn"]["objective"]) < 1e-3
     assert sparse["libsvm"]["exit"] == 0 and sparse["libsvm"]["status"] == "converged"
+    probe = res["probe"]  # the linear probe: both sides pick a C and score it on the validation split
+    assert probe["size"] == "tiny" and "Linear probe (tiny)" in table
+    assert len(probe["jaxlr"]["accuracy"]) == len(probe["sklearn"]["accuracy"]) == probe["spec"]["n_C"]
+    assert probe["agree"] and probe["jaxlr"]["first_call_s"] >= probe["jaxlr"]["compile_s"] >= 0
     beyond = res["beyond"]
     assert beyond["hypergradient"]["max_relative_error"] <= 1e-4 and "successive halving" in table
     assert beyond["halving"][0]["steps_from_best"] <= 1
