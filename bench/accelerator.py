@@ -13,9 +13,13 @@ rewritten after every section, so a run cut short still leaves what it measured)
    start included, with an empty and a warm compilation cache, against scikit-learn's fresh process.
 3. **K-sweep**: one model's full-batch GD step against two reads of X (bandwidth), and a K=64 GD
    sweep's FLOP rate (``4 m n K`` a step) against the matmul rate, on a big dense X.
-4. **probe**: ``jaxlr.linear_probe`` at cyanure_gpu's ImageNet shape (1.28M x 2048 float32, 1000
-   classes, 50,000 validation rows), trimmed to fit the time: ``--probe-C`` values of C over
-   1e-6..1e6 and ``max_time`` seconds of training (models still running stop, status max_iter);
+4. **probe**: ``jaxlr.linear_probe`` at cyanure_gpu's ImageNet features and classes (2048 float32
+   features, 1000 classes, 50,000 validation rows), trimmed to fit the time and the memory:
+   ``--probe-rows`` training rows (default 200,000 of ImageNet's 1.28M: the engine budgets 14
+   logit-sized (rows x classes) arrays per L-BFGS lane, 67 GiB a lane at 1.28M rows, so only one
+   lane a chunk would fit and the lanes would run one after another; at 200,000 rows the 8 lanes
+   share one chunk of ``memory_budget`` 96 GiB), ``--probe-C`` values of C over 1e-6..1e6 and
+   ``max_time`` seconds of training (models still running stop, status max_iter);
    its FLOP rate (at least ``4 m d classes`` per model-iteration: the forward and backward
    products) against the matmul rate. No scikit-learn loop at this size (days on a CPU).
 5. **sparse**: one L-BFGS fit of a large random CSR (first call and compiled), its iteration time
@@ -38,11 +42,12 @@ import numpy as np
 
 SIZES = {  # per section; "tiny" runs on a CPU in seconds
     "tiny": dict(matmul=256, bandwidth_bytes=16 * 2**20, gd_m=2_000, gd_n=16, gd_K=(1, 4),
-                 probe="tiny", probe_C=4, probe_seconds=10.0, memory_budget=None,
+                 probe="tiny", probe_C=4, probe_rows=None, probe_seconds=10.0, memory_budget=None,
                  sparse_m=2_000, sparse_n=500, sparse_per_row=5),
     "gpu": dict(matmul=8192, bandwidth_bytes=2 * 2**30, gd_m=1_000_000, gd_n=1024, gd_K=(1, 64),
-                probe="accelerator", probe_C=8, probe_seconds=180.0, memory_budget=96 * 2**30,
-                sparse_m=2_000_000, sparse_n=100_000, sparse_per_row=50),
+                probe="accelerator", probe_C=8, probe_rows=200_000, probe_seconds=180.0,
+                memory_budget=96 * 2**30,
+                sparse_m=1_000_000, sparse_n=100_000, sparse_per_row=50),
 }
 
 
@@ -105,6 +110,8 @@ def probe(size: dict, lim: dict, seconds: float) -> dict:
     from . import probe as _probe
 
     spec = {**_probe.SIZES[size["probe"]], "n_C": size["probe_C"]}
+    if size["probe_rows"]:
+        spec["m"] = size["probe_rows"]
     options = {"max_time": seconds}
     if size["memory_budget"]:
         options["memory_budget"] = size["memory_budget"]
@@ -200,7 +207,7 @@ def markdown(res: dict) -> str:
 
 
 def run(tiny: bool, out: Path | None, budget_s: float = 540.0, probe_seconds: float | None = None,
-        probe_C: int | None = None) -> dict:
+        probe_C: int | None = None, probe_rows: int | None = None) -> dict:
     """Every section within ``budget_s`` seconds (a section that cannot start in time is skipped);
     the results are written to ``out`` after each one."""
     import tempfile
@@ -211,6 +218,8 @@ def run(tiny: bool, out: Path | None, budget_s: float = 540.0, probe_seconds: fl
     size = dict(SIZES["tiny" if tiny else "gpu"])
     if probe_C:
         size["probe_C"] = probe_C
+    if probe_rows:
+        size["probe_rows"] = probe_rows
     res = {"tiny": tiny, "machine": machine.describe(), "errors": {}, "skipped": [], "seconds": {}}
 
     def save():
@@ -255,8 +264,10 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", type=float, default=540.0, help="seconds for the whole run (default 540)")
     parser.add_argument("--probe-seconds", type=float, default=None, help="the probe's max_time (default 180 s)")
     parser.add_argument("--probe-C", type=int, default=None, help="number of C values in the probe (default 8)")
+    parser.add_argument("--probe-rows", type=int, default=None, help="the probe's training rows (default 200,000)")
     args = parser.parse_args(argv)
-    res = run(args.tiny, Path(args.out) if args.out else None, args.budget, args.probe_seconds, args.probe_C)
+    res = run(args.tiny, Path(args.out) if args.out else None, args.budget, args.probe_seconds, args.probe_C,
+              args.probe_rows)
     print(markdown(res))
     return 1 if res["errors"] else 0
 
