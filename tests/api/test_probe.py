@@ -122,3 +122,34 @@ def test_bad_validation_arguments_name_themselves():
     with pytest.raises(ValueError, match=r"C\[1\] must be > 0"):
         jaxlr.linear_probe(X, y, X, y, C=[1.0, 0.0])
     assert traces() == before
+
+
+def test_validation_scores_models_in_the_units_of_X():
+    """standardize and a sparse X: the models are reported in X's units, so the held-out set is
+    scored as given (dense or sparse, either way)."""
+    import scipy.sparse as sp
+
+    X, y = make_problem(m=150, n=6, seed=5)
+    X = X * np.array([1.0, 10.0, 0.1, 5.0, 1.0, 100.0])
+    Xv, yv = X[:60] + 0.1, y[:60]
+    dense = jaxlr.sweep(X, y, l2=[1e-3, 1e-1], standardize=True, validation=(Xv, yv), tol=1e-8)
+    sparse = jaxlr.sweep(sp.csr_matrix(X), y, l2=[1e-3, 1e-1], standardize=True,
+                         validation=(sp.csr_matrix(Xv), yv), tol=1e-8)
+    for k in range(2):
+        acc, loss = hand_scores(dense[k], Xv, yv, dense.classes)
+        assert dense.validation_accuracy[k] == pytest.approx(acc, abs=1e-12)
+        assert dense.validation_loss[k] == pytest.approx(loss, rel=1e-9)
+    np.testing.assert_allclose(sparse.validation_loss, dense.validation_loss, rtol=1e-6)
+    assert sparse.best_index == dense.best_index
+
+
+def test_probe_C_counts_the_sample_weights():
+    """``C`` maps to ``l2 = 1 / (C * sum of the weights)``, as scikit-learn's C scales its loss sum."""
+    X, y, Xv, yv = probe_data(n=200, n_val=100, k=3, seed=2)
+    w = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    result = jaxlr.linear_probe(X, y, Xv, yv, C=[0.5, 5.0], sample_weight=w, tol=1e-8)
+    for k, C in enumerate([0.5, 5.0]):
+        sk = SkLogisticRegression(C=C, max_iter=1000, tol=1e-10).fit(X, y, sample_weight=w)
+        one = jaxlr.fit(X, y, l2=1.0 / (C * w.sum()), sample_weight=w, tol=1e-8)
+        np.testing.assert_allclose(result.coef[k], one.coef, atol=1e-6)
+        assert result.validation_accuracy[k] == pytest.approx(sk.score(Xv, yv), abs=1e-12)
