@@ -159,7 +159,8 @@ def measure(size: str = "quick", sklearn: bool = True, repeat: int | None = None
         sk = run_fresh("import json; from bench.probe import sklearn_side; "
                        f"print(json.dumps(sklearn_side({spec!r})))", timeout=3600)
         gap = 100.0 * abs(jx["best_accuracy"] - sk["best_accuracy"])
-        out.update(sklearn=sk, speedup=sk["seconds"] / jx["seconds"], speedup_first_call=sk["seconds"] / jx["first_call_s"],
+        per_C = 100.0 * np.max(np.abs(np.asarray(jx["accuracy"]) - np.asarray(sk["accuracy"])))
+        out.update(sklearn=sk, max_accuracy_gap_points=float(per_C), speedup=sk["seconds"] / jx["seconds"], speedup_first_call=sk["seconds"] / jx["first_call_s"],
                    same_C=jx["best_index"] == sk["best_index"], accuracy_gap_points=gap,
                    agree=bool(gap <= AGREE_POINTS))
     return out
@@ -182,6 +183,8 @@ def markdown(res: dict) -> str:
                      f"{jx['best_C']:.3g} / {100 * jx['best_accuracy']:.2f}% | same C: {'yes' if res['same_C'] else 'no'}; "
                      f"accuracy within {AGREE_POINTS} points: {'yes' if res['agree'] else 'no'} "
                      f"({res['accuracy_gap_points']:.2f}) |")
+        lines.append(f"| validation accuracy, largest difference over the {s['n_C']} C values | | | "
+                     f"{res['max_accuracy_gap_points']:.2f} points |")
         lines.append(f"| iterations per C (min-max) | {min(sk['n_iter'])}-{max(sk['n_iter'])} | "
                      f"{min(jx['n_iter'])}-{max(jx['n_iter'])} | |")
     else:
