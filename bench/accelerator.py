@@ -15,9 +15,9 @@ rewritten after every section, so a run cut short still leaves what it measured)
    sweep's FLOP rate (``4 m n K`` a step) against the matmul rate, on a big dense X.
 4. **probe**: ``jaxlr.linear_probe`` at cyanure_gpu's ImageNet features and classes (2048 float32
    features, 1000 classes, 50,000 validation rows), trimmed to fit the time and the memory:
-   ``--probe-rows`` training rows (default 200,000 of ImageNet's 1.28M: the engine budgets 14
+   ``--probe-rows`` training rows (default 150,000 of ImageNet's 1.28M: the engine budgets 14
    logit-sized (rows x classes) arrays per L-BFGS lane, 67 GiB a lane at 1.28M rows, so only one
-   lane a chunk would fit and the lanes would run one after another; at 200,000 rows the 8 lanes
+   lane a chunk would fit and the lanes would run one after another; at 150,000 rows the 8 lanes
    share one chunk of ``memory_budget`` 96 GiB), ``--probe-C`` values of C over 1e-6..1e6 and
    ``max_time`` seconds of training (models still running stop, status max_iter);
    its FLOP rate (at least ``4 m d classes`` per model-iteration: the forward and backward
@@ -45,7 +45,7 @@ SIZES = {  # per section; "tiny" runs on a CPU in seconds
                  probe="tiny", probe_C=4, probe_rows=None, probe_seconds=10.0, memory_budget=None,
                  sparse_m=2_000, sparse_n=500, sparse_per_row=5),
     "gpu": dict(matmul=8192, bandwidth_bytes=2 * 2**30, gd_m=1_000_000, gd_n=1024, gd_K=(1, 64),
-                probe="accelerator", probe_C=8, probe_rows=200_000, probe_seconds=180.0,
+                probe="accelerator", probe_C=8, probe_rows=150_000, probe_seconds=180.0,
                 memory_budget=96 * 2**30,
                 sparse_m=1_000_000, sparse_n=100_000, sparse_per_row=50),
 }
@@ -264,7 +264,7 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", type=float, default=540.0, help="seconds for the whole run (default 540)")
     parser.add_argument("--probe-seconds", type=float, default=None, help="the probe's max_time (default 180 s)")
     parser.add_argument("--probe-C", type=int, default=None, help="number of C values in the probe (default 8)")
-    parser.add_argument("--probe-rows", type=int, default=None, help="the probe's training rows (default 200,000)")
+    parser.add_argument("--probe-rows", type=int, default=None, help="the probe's training rows (default 150,000)")
     args = parser.parse_args(argv)
     res = run(args.tiny, Path(args.out) if args.out else None, args.budget, args.probe_seconds, args.probe_C,
               args.probe_rows)
