@@ -3,6 +3,8 @@
     import jaxlr
     result = jaxlr.fit(X, y)                                  # one model, to tolerance
     grid = jaxlr.sweep(X, y, seeds=4, l2=[1e-3, 1e-2, 1e-1])  # many, one compiled program
+    probe = jaxlr.linear_probe(X, y, X_val, y_val)            # a C grid scored on a validation set
+    probe.best, probe.best_params                             # the best model, kept, and its C
     jaxlr.predict_proba(result, X)
 
 The house: ``jaxlr/_core`` is the pure compiled core (solvers, the one loop driver), ``jaxlr/_train``

@@ -2,6 +2,7 @@
 validation set with the held-out scorer and keep the best; the choice equals a loop of separate
 fits scored by hand and scikit-learn's loop; bad validation sets fail before compiling."""
 
+import jax
 import numpy as np
 import pytest
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
@@ -54,6 +55,9 @@ def test_probe_equals_a_loop_of_fits_scored_by_hand():
     assert result.best.coef.shape == (X.shape[1], 4)
     np.testing.assert_array_equal(result.best.coef, result.coef[best])
     assert result.best.config["C"] == CS[best]
+    mapped = jax.tree_util.tree_map(lambda a: a, result)  # the scores are leaves of the result pytree
+    np.testing.assert_array_equal(mapped.validation_accuracy, result.validation_accuracy)
+    assert mapped.best_index == best
     rows = result.rows()
     assert rows[best]["C"] == CS[best] and rows[best]["validation_accuracy"] == pytest.approx(accuracy[best])
     assert "validation_accuracy" in result.table().splitlines()[0]
