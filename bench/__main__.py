@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import beyond, cv, first_answer, gd, machine, peers, report, sparse
+from . import beyond, cv, first_answer, gd, machine, peers, probe, report, sparse
 from .common import peak_rss_bytes
 
 
@@ -23,7 +23,7 @@ def _jsonable(x):
     return x
 
 
-def run(quick: bool, png: str | None, tiny: bool = False) -> dict:
+def run(quick: bool, png: str | None, tiny: bool = False, probe_size: str | None = None) -> dict:
     """Everything, in one process (competitors in their own): limits at start and end."""
     start = time.perf_counter()
     res = {"quick": quick, "machine": machine.describe(), "limits_start": machine.limits(quick, tiny)}
@@ -40,6 +40,8 @@ def run(quick: bool, png: str | None, tiny: bool = False) -> dict:
     sc["png"] = gd.plot(res["gd"], sc, png) if png else None
     res["scaling"] = sc
     res["cv"] = cv.measure(quick, tiny)
+    probe_size = probe_size or ("tiny" if tiny else "quick" if quick else "full")
+    res["probe"] = probe.measure(probe_size, sklearn=probe_size != "accelerator")
     res["beyond"] = beyond.measure(quick, tiny)
     res["first_answer"] = first_answer.measure(1 if tiny else 3, first_answer.CASES[:1] if tiny else None,
                                                cli=not tiny)
@@ -55,10 +57,13 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="smaller shapes: a few minutes on a 2-core CPU")
     parser.add_argument("--out", help="write the results as JSON here (and the table next to it as .md)")
     parser.add_argument("--png", help="log-log plot of step time vs m, n, K (default: next to --out)")
+    parser.add_argument("--probe-size", choices=list(probe.SIZES), default=None,
+                        help="the linear probe's size (default: quick with --quick, else full; accelerator: "
+                             "1.28M x 2048, 1000 classes, jaxlr only)")
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)  # smoke test shapes
     args = parser.parse_args(argv)
     png = args.png or (str(Path(args.out).with_suffix(".png")) if args.out else None)
-    res = run(args.quick or args.tiny, png, tiny=args.tiny)
+    res = run(args.quick or args.tiny, png, tiny=args.tiny, probe_size=args.probe_size)
     table = report.markdown(res)
     print(table)
     if args.out:

@@ -97,6 +97,10 @@ def markdown(res: dict) -> str:
         from .cv import markdown as cv_markdown
 
         lines += ["", cv_markdown(res["cv"])]
+    if "probe" in res:
+        from .probe import markdown as probe_markdown
+
+        lines += ["", probe_markdown(res["probe"])]
     if "beyond" in res:
         from .beyond import markdown as beyond_markdown
 

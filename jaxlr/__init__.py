@@ -3,6 +3,8 @@
     import jaxlr
     result = jaxlr.fit(X, y)                                  # one model, to tolerance
     grid = jaxlr.sweep(X, y, seeds=4, l2=[1e-3, 1e-2, 1e-1])  # many, one compiled program
+    probe = jaxlr.linear_probe(X, y, X_val, y_val)            # a C grid scored on a validation set
+    probe.best, probe.best_params                             # the best model, kept, and its C
     jaxlr.predict_proba(result, X)
 
 The house: ``jaxlr/_core`` is the pure compiled core (solvers, the one loop driver), ``jaxlr/_train``
@@ -27,6 +29,7 @@ from ._api.fit import fit_many as fit_many
 from ._api.inference import InferenceTable as InferenceTable
 from ._api.inference import inference as inference
 from ._api.predict import predict as predict
+from ._api.probe import linear_probe as linear_probe
 from ._api.predict import predict_proba as predict_proba
 from ._api.search import choice as choice
 from ._api.search import loguniform as loguniform
@@ -49,8 +52,9 @@ _ESTIMATORS = ("LogisticRegression", "LogisticRegressionCV")
 __all__ = [
     "ConvergenceWarning", "FitResult", "InferenceTable", "LogisticRegression", "LogisticRegressionCV",
     "Options", "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult",
-    "binary_cross_entropy", "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "loguniform",
-    "losses", "metrics", "objective", "predict", "predict_proba", "set_program_cache", "solve", "sweep", "uniform",
+    "binary_cross_entropy", "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "linear_probe",
+    "loguniform", "losses", "metrics", "objective", "predict", "predict_proba", "set_program_cache", "solve", "sweep",
+    "uniform",
 ]
 
 

@@ -9,8 +9,8 @@ import jaxlr
 PUBLIC = {
     "ConvergenceWarning", "FitResult", "InferenceTable", "LogisticRegression", "LogisticRegressionCV",
     "Options", "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult", "binary_cross_entropy",
-    "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "loguniform", "losses", "metrics",
-    "objective", "predict", "predict_proba", "set_program_cache", "solve", "sweep", "uniform",
+    "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "linear_probe", "loguniform", "losses",
+    "metrics", "objective", "predict", "predict_proba", "set_program_cache", "solve", "sweep", "uniform",
 }
 
 

@@ -44,6 +44,30 @@ def test_bench_runs_on_tiny_shapes(tmp_path):
     assert fit["jaxlr_cold"]["status"] == fit["jaxlr_warm_cache"]["status"] == "converged"
     assert abs(fit["jaxlr_cold"]["objective"] - fit["sklearn"]["objective"]) < 1e-3
     assert sparse["libsvm"]["exit"] == 0 and sparse["libsvm"]["status"] == "converged"
+    probe = res["probe"]  # the linear probe: both sides pick a C and score it on the validation split
+    assert probe["size"] == "tiny" and "Linear probe (tiny)" in table
+    assert len(probe["jaxlr"]["accuracy"]) == len(probe["sklearn"]["accuracy"]) == probe["spec"]["n_C"]
+    assert probe["agree"] and probe["jaxlr"]["first_call_s"] >= probe["jaxlr"]["compile_s"] >= 0
     beyond = res["beyond"]
     assert beyond["hypergradient"]["max_relative_error"] <= 1e-4 and "successive halving" in table
     assert beyond["halving"][0]["steps_from_best"] <= 1
+
+
+def test_accelerator_script_runs_on_cpu_tiny(tmp_path):
+    """``bench/accelerator.py --tiny``: every section of the GPU run on tiny CPU shapes, the JSON and
+    the table written (the GPU figures themselves come from a GPU machine, never from CI)."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT), JAXLR_CACHE_DIR=str(tmp_path / "cache"))
+    proc = subprocess.run([sys.executable, "-m", "bench.accelerator", "--tiny", "--out", str(tmp_path)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    res = json.loads((tmp_path / "accelerator.json").read_text())
+    table = (tmp_path / "accelerator.md").read_text()
+    assert not res["errors"] and not res["skipped"]
+    for section in ("limits", "first_answer", "k_sweep", "probe", "sparse"):
+        assert section in res and res["seconds"][section] >= 0
+    assert res["limits"]["matmul_f32_flops"] > 0 and res["limits"]["read_bw_Bps"] > 0
+    assert [s["K"] for s in res["k_sweep"]["sweeps"]] == [4] and res["k_sweep"]["sweeps"][0]["vs_matmul"] > 0
+    probe = res["probe"]
+    assert len(probe["status"]) == probe["spec"]["n_C"] == 4 and 0 < probe["best_accuracy"] <= 1
+    assert res["sparse"]["status"] == "converged"
+    assert "| linear probe" in table and "| sparse lbfgs fit" in table and "| K=4 GD sweep" in table

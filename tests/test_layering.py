@@ -21,7 +21,7 @@ LAYERS = {
               "newton", "active_set", "fista", "solvers", "engine", "programs"],
     "_train": ["checks", "data", "grid", "results", "mesh", "layout", "scaling", "path", "options", "chunks",
                "scoring", "train"],
-    "_api": ["diagnostics", "predict", "fit", "search", "halving", "sweep", "solve", "inference", "cache", "demo"],
+    "_api": ["diagnostics", "predict", "fit", "search", "halving", "sweep", "probe", "solve", "inference", "cache", "demo"],
     "sklearn": ["_params", "_callbacks", "_logistic", "_cv"],
     "cli": ["_errors", "_args", "_io", "_outputs", "_plots", "_report", "_commands", "_main"],
 }

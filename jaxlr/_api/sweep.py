@@ -12,8 +12,10 @@ import itertools
 import warnings
 from typing import Callable, Sequence
 
-from .._train.checks import ArgumentValueError, check_callback, check_scalar
-from .._train.data import Dataset, dataset
+import numpy as np
+
+from .._train.checks import ArgumentTypeError, ArgumentValueError, check_callback, check_scalar
+from .._train.data import Dataset, dataset, held_out
 from .._train.grid import CHECKS, MAX_DRAWS, SETTINGS, Grid, check_seeds, fold_masks, held_out_masks, values
 from .._train.options import Options
 from .._train.results import SweepResult, warn_unfinished
@@ -27,7 +29,7 @@ from .search import Distribution, draw
 def sweep(X, y, *, seeds: Sequence[int] | int = (0,), learning_rate=0.01, l2=0.0, l1=0.0, folds=None,
           halving: int | None = None, rung_steps: int | None = None, n_samples: int | None = None, seed: int = 0,
           sample_weight=None, class_weight=None, init=None, progress: Callable[[int, int], None] | None = None,
-          checkpoint=None, **options) -> SweepResult:
+          checkpoint=None, validation=None, **options) -> SweepResult:
     """Train the cartesian grid ``seeds x learning_rate x l2 x l1 (x folds)`` in one compiled,
     ``vmap``ped program. Each of ``learning_rate``, ``l2``, ``l1`` is a number or a sequence;
     ``seeds`` an int (that many seeds, 0..n-1) or a sequence. The options are ``fit``'s
@@ -50,6 +52,15 @@ def sweep(X, y, *, seeds: Sequence[int] | int = (0,), learning_rate=0.01, l2=0.0
     With ``folds``, ``validation_loss`` (in ``rows()`` and ``table()``) is each model's weighted
     mean log-loss on its fold's held-out rows.
 
+    ``validation=(X_val, y_val)`` (or ``(X_val, y_val, sample_weight_val)``): a held-out set,
+    checked before anything compiles (same number of features, labels among y's classes). Every
+    model is scored on it with the held-out scorer: ``validation_loss`` (weighted mean log-loss)
+    and ``validation_accuracy``; ``best_index`` is the model of highest validation accuracy
+    (the first on ties, as scikit-learn's ``LogisticRegressionCV`` and ``np.argmax`` break
+    them), ``best`` that model as a ``FitResult`` and ``best_params`` its settings. Not with
+    ``folds`` (each fold has its own held-out rows already). ``jaxlr.linear_probe`` is this
+    with scikit-learn's ``C`` grid.
+
     ``halving=f`` (an int >= 2, with ``folds``): successive halving. At rungs of ``rung_steps``,
     ``rung_steps * f``, ``rung_steps * f^2``, ... steps (by default ``rung_steps = steps / f^R``,
     ``R = ceil(log_f(settings))`` rungs), the settings (learning rate, l2, l1) still running are
@@ -67,15 +78,23 @@ def sweep(X, y, *, seeds: Sequence[int] | int = (0,), learning_rate=0.01, l2=0.0
     """
     return sweep_dataset(dataset(X, y, sample_weight, class_weight), seeds=seeds, learning_rate=learning_rate,
                          l2=l2, l1=l1, folds=folds, halving=halving, rung_steps=rung_steps, n_samples=n_samples,
-                         seed=seed, init=init, progress=progress, checkpoint=checkpoint, stacklevel=4, **options)
+                         seed=seed, init=init, progress=progress, checkpoint=checkpoint, validation=validation,
+                         stacklevel=4, **options)
 
 
 def sweep_dataset(data: Dataset, *, seeds: Sequence[int] | int = (0,), learning_rate=0.01, l2=0.0, l1=0.0,
                   folds=None, halving: int | None = None, rung_steps: int | None = None, n_samples: int | None = None,
                   seed: int = 0, init=None, progress: Callable[[int, int], None] | None = None, checkpoint=None,
-                  stacklevel: int = 3, **options) -> SweepResult:
-    """``sweep`` on a validated ``Dataset`` (the command line validates its file once and comes here)."""
+                  validation=None, validation_names=None, stacklevel: int = 3, **options) -> SweepResult:
+    """``sweep`` on a validated ``Dataset`` (the command line validates its file once and comes here).
+    ``validation_names``: how the caller spells the held-out set's X, y and weights in errors."""
     check_callback("progress", progress)
+    held_out_set = None
+    if validation is not None:
+        if folds is not None:
+            raise ArgumentValueError("validation", "and folds exclude each other: with folds each model is "
+                                     "scored on its fold's held-out rows")
+        held_out_set = check_validation(validation, data, validation_names)
     seeds = check_seeds(seeds)
     settings = _settings({"learning_rate": learning_rate, "l2": l2, "l1": l1}, n_samples, seed)
     if halving is not None:
@@ -107,12 +126,29 @@ def sweep_dataset(data: Dataset, *, seeds: Sequence[int] | int = (0,), learning_
         if held_out is not None:
             scores = lane_scores(data.X, data.y, result.coef, result.intercept, held_out, grid.fold)
             result = dataclasses.replace(result, validation_loss=scores[:, 0])
+        if held_out_set is not None:
+            X_val, y_val, w_val = held_out_set
+            scores = lane_scores(X_val, y_val, result.coef, result.intercept, w_val[None, :],
+                                 np.zeros(len(grid), np.int64), metrics=("loss", "accuracy"))
+            result = dataclasses.replace(result, validation_loss=scores[:, 0], validation_accuracy=scores[:, 1])
     warn_unfinished(result.status, result.residual, opts.tol, opts.steps, label="sweep: ", stacklevel=stacklevel)
     warn_if_any_separated(result, data, grid.l1, grid.l2, grid.fold, opts.fit_intercept, "sweep: ",
                           stacklevel=stacklevel)
     if not opts.standardize:
         warn_on_scale(data.X, data.row_weight, data.feature_names, stacklevel=stacklevel)
     return result
+
+
+def check_validation(validation, data: Dataset, names=None):
+    """``sweep``'s ``validation``: ``(X_val, y_val[, sample_weight_val])`` checked against the
+    training data (see ``held_out``), errors naming ``validation[i]`` unless ``names`` says otherwise."""
+    if isinstance(validation, (str, bytes)) or not isinstance(validation, (tuple, list)) \
+            or len(validation) not in (2, 3):
+        raise ArgumentTypeError("validation", "must be a pair (X_val, y_val) or a triple (X_val, y_val, "
+                                f"sample_weight_val), got {type(validation).__name__}")
+    X_val, y_val, weight = (*validation, None)[:3]
+    names = names or ("validation[0] (X_val)", "validation[1] (y_val)", "validation[2] (sample_weight_val)")
+    return held_out(X_val, y_val, weight, data, names)
 
 
 def _settings(given: dict, n_samples, seed) -> list[tuple]:
@@ -140,4 +176,4 @@ def _settings(given: dict, n_samples, seed) -> list[tuple]:
     return out
 
 
-__all__ = ["sweep", "sweep_dataset"]
+__all__ = ["sweep", "sweep_dataset", "check_validation"]

@@ -300,5 +300,43 @@ def from_codes(X, codes, classes, sample_weight=None, class_weight=None, feature
     return Dataset(X, labels, weights, np.asarray(classes), feature_names, user)
 
 
-__all__ = ["Dataset", "dataset", "encoded", "from_codes", "check_features", "check_sparse", "check_labels", "check_sample_weight",
+def held_out(X, y, sample_weight, data: Dataset, names=("X_val", "y_val", "sample_weight_val")):
+    """A held-out set for models trained on ``data``, checked once before anything compiles:
+    ``(X, codes, weights)`` with X as ``check_features`` returns it (in ``data.X``'s float dtype),
+    the same number of features, labels among ``data.classes`` encoded as its codes (a class may
+    be absent: a validation split of a rare class), and weights (``None``: ones). Errors name the
+    argument (``names``: how the caller spells X, y and the weights)."""
+    x_name, y_name, w_name = names
+    X = check_features(X, x_name)
+    if X.shape[1] != data.X.shape[1]:
+        raise ValueError(f"{x_name} has {X.shape[1]} features but the training X has {data.X.shape[1]}")
+    if X.dtype != data.X.dtype:
+        X = X.astype(data.X.dtype)
+    if isinstance(y, jax.Array):
+        y = np.asarray(y)
+    labels = np.asarray(y)
+    if labels.ndim == 2 and labels.shape[1] == 1:
+        labels = labels[:, 0]
+    if labels.ndim != 1:
+        raise ValueError(f"{y_name} must be 1-D, got shape {labels.shape}")
+    if labels.shape[0] != X.shape[0]:
+        raise ValueError(f"{y_name} has {labels.shape[0]} labels but {x_name} has {X.shape[0]} rows")
+    classes = data.classes
+    try:
+        codes = np.clip(np.searchsorted(classes, labels), 0, len(classes) - 1)
+        known = classes[codes] == labels
+    except (TypeError, ValueError):  # labels of another kind than the classes (str vs int)
+        known = np.zeros(labels.shape, bool)
+        codes = np.zeros(labels.shape, np.int64)
+    if not np.all(known):
+        unknown = np.unique(labels[~np.asarray(known, bool)].astype(object).astype(str))
+        shown = ", ".join(unknown[:5].tolist()) + (f" and {unknown.size - 5} more" if unknown.size > 5 else "")
+        raise ValueError(f"{y_name} has labels that are not classes of the training y: {shown}; "
+                         f"classes are {classes.tolist()[:20]}{' ...' if len(classes) > 20 else ''}")
+    codes = codes.astype(np.int32)
+    weights = check_sample_weight(sample_weight, X.shape[0], X.dtype, w_name)
+    return X, (codes.astype(X.dtype) if len(classes) == 2 else codes), weights
+
+
+__all__ = ["Dataset", "dataset", "held_out", "encoded", "from_codes", "check_features", "check_sparse", "check_labels", "check_sample_weight",
            "training_weights", "class_weight_factors", "float_dtype", "is_sparse"]

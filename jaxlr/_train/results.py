@@ -96,11 +96,17 @@ class SweepResult(_Common):
     each model's weighted mean log-loss on its fold's held-out rows (no penalty). ``rung`` (K,):
     with successive halving, the rung at which the model's setting was ranked out (0 the first;
     status ``pruned``), or the number of rungs for the finalists.
+
+    With a validation set (``sweep(..., validation=(X_val, y_val))``, ``linear_probe``),
+    ``validation_loss`` and ``validation_accuracy`` (K,) score every model on it, and
+    ``best_index`` / ``best`` / ``best_params`` name the model of highest validation accuracy
+    (the first on ties).
     """
 
     fold_weights: Any = None
     validation_loss: Any = None
     rung: Any = None
+    validation_accuracy: Any = None
     grid: tuple = ()
     classes: tuple = ()
     config: FrozenDict = dataclasses.field(default_factory=FrozenDict)
@@ -120,15 +126,37 @@ class SweepResult(_Common):
         leaves = {name: getattr(self, name)[k] for name in _ARRAYS}
         return FitResult(**leaves, classes=self.classes, config=FrozenDict({**self.config, **self.grid[k]}))
 
+    @property
+    def best_index(self) -> int:
+        """The model of highest ``validation_accuracy`` (the first on ties); needs a sweep with a
+        validation set."""
+        if self.validation_accuracy is None:
+            raise ValueError("best_index needs a validation set: sweep(..., validation=(X_val, y_val)) or "
+                             "jaxlr.linear_probe(...)")
+        return int(np.argmax(np.nan_to_num(np.asarray(self.validation_accuracy), nan=-np.inf)))
+
+    @property
+    def best(self) -> FitResult:
+        """The best model on the validation set (``self[best_index]``)."""
+        return self[self.best_index]
+
+    @property
+    def best_params(self) -> dict:
+        """The settings of the best model on the validation set (``grid[best_index]``)."""
+        return dict(self.grid[self.best_index])
+
     def rows(self) -> list[dict]:
         """One mapping per model: its grid values, status, iterations, objective, residual (and,
-        when the sweep has them, validation loss and halving rung)."""
+        when the sweep has them, validation loss and accuracy and halving rung)."""
         n_iter, objective, residual = (np.asarray(a) for a in (self.n_iter, self.objective, self.residual))
-        rows = [_row(g, name, n_iter[k], objective[k], residual[k])
+        rows = [{**{k: v for k, v in g.items() if k not in FIELDS}, **_row(g, name, n_iter[k], objective[k], residual[k])}
                 for k, (g, name) in enumerate(zip(self.grid, self.status_name))]
         if self.validation_loss is not None:
             for row, v in zip(rows, np.asarray(self.validation_loss)):
                 row["validation_loss"] = float(v)
+        if self.validation_accuracy is not None:
+            for row, v in zip(rows, np.asarray(self.validation_accuracy)):
+                row["validation_accuracy"] = float(v)
         if self.rung is not None:
             for row, r in zip(rows, np.asarray(self.rung)):
                 row["rung"] = int(r)
@@ -147,7 +175,8 @@ class SweepResult(_Common):
 _ARRAYS = ("coef", "intercept", "loss_history", "n_iter", "status", "objective", "residual")
 
 jax.tree_util.register_dataclass(FitResult, data_fields=list(_ARRAYS), meta_fields=["classes", "config"])
-jax.tree_util.register_dataclass(SweepResult, data_fields=[*_ARRAYS, "fold_weights", "validation_loss", "rung"],
+jax.tree_util.register_dataclass(SweepResult, data_fields=[*_ARRAYS, "fold_weights", "validation_loss", "rung",
+                                                          "validation_accuracy"],
                                  meta_fields=["grid", "classes", "config"])
 
 
