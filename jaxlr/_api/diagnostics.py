@@ -14,8 +14,9 @@ from .._train.scaling import column_moments
 
 EXTREME_SCALE = 1e3  # a column this many times the median column scale (or 1/this) slows solvers
 # rows (evenly spaced) the scale check reads: on all 100,000 x 100 rows it took 105 ms, as long as
-# the fit it warns about (bench/, to the optimum); a ratio of 1e3 needs no more digits than these give
-SCALE_CHECK_ROWS = 1 << 14
+# the fit it warns about (bench/, to the optimum), and on 16,384 of them still 20-50 ms of a 0.1 s
+# call; a ratio of 1e3 needs no more digits than 4,096 rows give
+SCALE_CHECK_ROWS = 1 << 12
 
 
 class ScaleWarning(UserWarning):
