@@ -1,11 +1,11 @@
 """Cross-validated C grids: ``LogisticRegressionCV(Cs=10, cv=5)``, jaxlr against scikit-learn.
 
 Both sides get the same data and splitter (scikit-learn's default stratified 5-fold) and the
-default ``tol``/``max_iter``; jaxlr runs here (warm: its programs compiled by a first call, whose
-time is reported apart), scikit-learn in its own process (``python -m bench.cv --sklearn``), both
-best of ``repeat``. Reported: the times, their ratio, and whether both chose the same ``C_``.
+default ``tol``/``max_iter``, float64, each side in its own process (jaxlr warm: its programs
+compiled by a first call, whose time is reported apart), both best of ``repeat``. Reported: the
+times, their ratio, and whether both chose the same ``C_``.
 
-    python -m bench.cv                       # all four data sets
+    python -m bench.cv                       # all five data sets
 """
 
 from __future__ import annotations
@@ -20,18 +20,18 @@ import numpy as np
 
 from .common import run_fresh
 
-DATASETS = ("breast_cancer", "digits", "binary_20000x50", "classes5_20000x50")
+DATASETS = ("breast_cancer", "wine", "digits", "binary_20000x50", "classes5_20000x50")
 
 
 def load(name: str):
-    """The benchmark's data: breast cancer standardized (raw, scikit-learn's lbfgs stops at
-    max_iter and the choice of C depends on where it stopped), digits as shipped (features 0-16),
-    and two ``make_classification`` sets (20 informative features, random_state=0)."""
-    from sklearn.datasets import load_breast_cancer, load_digits, make_classification
+    """The benchmark's data: breast cancer and wine standardized (raw, scikit-learn's lbfgs stops
+    at max_iter and the choice of C depends on where it stopped), digits as shipped (features
+    0-16), and two ``make_classification`` sets (20 informative features, random_state=0)."""
+    from sklearn.datasets import load_breast_cancer, load_digits, load_wine, make_classification
     from sklearn.preprocessing import StandardScaler
 
-    if name == "breast_cancer":
-        X, y = load_breast_cancer(return_X_y=True)
+    if name in ("breast_cancer", "wine"):
+        X, y = (load_breast_cancer if name == "breast_cancer" else load_wine)(return_X_y=True)
         return StandardScaler().fit_transform(X), y
     if name == "digits":
         return load_digits(return_X_y=True)
@@ -82,7 +82,10 @@ def measure(quick: bool = False, tiny: bool = False) -> dict:
     repeat = 2 if quick or tiny else 3
     sk = run_fresh("import json; from bench.cv import sklearn_side; "
                    f"print(json.dumps(sklearn_side({list(names)!r}, {repeat})))", timeout=3600)
-    jx = jaxlr_side(names, repeat)
+    # float64 on both sides (the issue's figures), jaxlr in its own process with x64 on
+    jx = run_fresh("import jax; jax.config.update('jax_enable_x64', True); import json; "
+                   f"from bench.cv import jaxlr_side; print(json.dumps(jaxlr_side({list(names)!r}, {repeat})))",
+                   timeout=3600, env_extra={"JAXLR_CACHE_DIR": ""})  # its first call compiles
     rows = []
     for name in names:
         rows.append({"data": name, "sklearn_s": sk[name]["seconds"], "jaxlr_s": jx[name]["seconds"],
