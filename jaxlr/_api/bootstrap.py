@@ -1,0 +1,216 @@
+"""``bootstrap``: confidence intervals for a model's coefficients from refits on resampled rows,
+every resample a lane of one compiled program.
+
+Resamples are multinomial counts (``n`` rows drawn with replacement, within each class with
+``stratify=True``) drawn inside the program from a per-lane key (``jaxlr._core.resample``): the
+bootstrap ``scipy.stats.bootstrap`` and Efron & Tibshirani compute, so the intervals mean what
+theirs mean. (Poisson(1) weights would parallelize as well but make the resample size random.)
+The intervals follow ``scipy.stats.bootstrap``: percentile, basic, and BCa with the jackknife
+acceleration (the ``n`` leave-one-out fits are lanes of the same program).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import warnings
+from statistics import NormalDist
+from typing import Any, Callable
+
+import numpy as np
+
+from .._core.resample import BOOTSTRAP, JACKKNIFE, ORIGINAL, Resample
+from .._core.status import Status
+from .._train.checks import check_bool, check_callback, check_choice
+from .._train.data import Dataset, dataset
+from .._train.results import ConvergenceWarning, FitResult, format_table
+from .resampling import (check_count, check_open_unit, check_seed, lane_seeds, resample_grid, resample_weights,
+                         settings, train_resamples)
+
+METHODS = ("percentile", "basic", "bca")
+FINISHED = (int(Status.CONVERGED), int(Status.DONE))  # DONE: tol=None ran its fixed budget
+
+
+@dataclasses.dataclass(frozen=True)
+class BootstrapResult:
+    """Bootstrap intervals for every parameter (the coefficients, then the intercept(s)).
+
+    ``estimate``, ``low``, ``high``, ``standard_error`` (the bootstrap distribution's standard
+    deviation, ddof=1, as scipy's) are (P,) over the parameters ``names``; ``coef`` (B, n[, C]) and
+    ``intercept`` (B[, C]) are the bootstrap distribution, one row per resample, with its
+    ``status`` (B,) and ``seeds`` (B,) (the lane keys its weights were drawn from);
+    ``used``: the resamples the intervals use (finished ones; the others are reported, never
+    averaged in). ``fit``: the model on the data as given. ``bias`` and ``acceleration``: BCa's
+    ``z0`` and ``a`` per parameter (``None`` for other methods).
+    """
+
+    names: list
+    estimate: np.ndarray
+    low: np.ndarray
+    high: np.ndarray
+    standard_error: np.ndarray
+    coef: np.ndarray
+    intercept: np.ndarray
+    status: np.ndarray
+    seeds: np.ndarray
+    used: np.ndarray
+    fit: FitResult
+    method: str
+    confidence_level: float
+    stratified: bool
+    bias: np.ndarray | None = None
+    acceleration: np.ndarray | None = None
+    _data: Any = dataclasses.field(default=None, repr=False, compare=False)
+
+    @property
+    def n_resamples(self) -> int:
+        return len(self.status)
+
+    @property
+    def distribution(self) -> np.ndarray:
+        """(B, P): the parameters of every resample, in the order of ``names``."""
+        return _flat(self.coef, self.intercept)
+
+    def weights(self, k) -> np.ndarray:
+        """The training weights resample(s) ``k`` trained on: (n,) for an int, (len(k), n) for a
+        sequence; the data's weights times its counts. ``jaxlr.fit(X, y, sample_weight=w, ...)``
+        with the same options gives resample ``k``'s model."""
+        idx = np.atleast_1d(np.asarray(k, int))
+        resample = Resample((ORIGINAL, BOOTSTRAP), self._data.n_classes if self.stratified else 1)
+        w = resample_weights(resample, self.seeds[idx], np.full(len(idx), BOOTSTRAP), self._data)
+        return w[0] if np.ndim(k) == 0 else w
+
+    def rows(self) -> list[dict]:
+        return [{"name": str(name), "estimate": float(e), "std_err": float(s), "low": float(lo), "high": float(hi)}
+                for name, e, s, lo, hi in zip(self.names, self.estimate, self.standard_error, self.low, self.high)]
+
+    def table(self) -> str:
+        """The intervals as a text table, with how many resamples they use."""
+        head = (f"Bootstrap {self.method} intervals, {100 * self.confidence_level:g}% "
+                f"({int(self.used.sum())} of {self.n_resamples} resamples{', stratified' if self.stratified else ''})")
+        return head + "\n" + format_table(self.rows(), max_rows=None)
+
+    __str__ = table
+
+
+def bootstrap(X, y, *, n_resamples: int = 1000, method: str = "percentile", confidence_level: float = 0.95,
+              seed: int = 0, stratify: bool = False, l2=0.0, l1=0.0, learning_rate=0.01, sample_weight=None,
+              class_weight=None, progress: Callable[[int, int], None] | None = None, **options) -> BootstrapResult:
+    """Bootstrap confidence intervals for the coefficients and intercept of ``jaxlr.fit(X, y, ...)``.
+
+    ``n_resamples`` resamples of the rows, each drawn with replacement (multinomial counts;
+    ``stratify=True``: within each class, so every resample keeps the class counts), are refitted
+    as lanes of one compiled program; the counts are drawn inside the program from per-resample
+    keys (``result.seeds``), so memory does not grow with ``n_resamples * n_samples``.
+    ``sample_weight``/``class_weight``: each drawn row keeps its weight (a resample's weights are
+    the counts times the data's weights), as a weighted fit on resampled rows would.
+    ``method``: ``"percentile"``, ``"basic"`` or ``"bca"`` (bias-corrected and accelerated, with
+    the jackknife acceleration from ``n_samples`` leave-one-out fits, also lanes of the program),
+    computed as ``scipy.stats.bootstrap`` computes them. Resamples that did not finish (stopped
+    at the budget or diverged) are excluded from the intervals with a ``ConvergenceWarning`` and
+    reported in ``status``. The other options are ``jaxlr.fit``'s.
+    """
+    n_resamples = check_count("n_resamples", n_resamples)
+    method = check_choice("method", method, METHODS)
+    confidence_level = check_open_unit("confidence_level", confidence_level)
+    seed = check_seed(seed)
+    stratify = check_bool("stratify", stratify)
+    check_callback("progress", progress)
+    shared = settings(l2, l1, learning_rate)
+    data = dataset(X, y, sample_weight, class_weight)
+    n = data.X.shape[0]
+    seeds = lane_seeds(seed, n_resamples)
+    n_jack = n if method == "bca" else 0
+    lane_seed = np.concatenate([[0], seeds, np.arange(n_jack)]).astype(np.uint32)
+    modes = np.concatenate([[ORIGINAL], np.full(n_resamples, BOOTSTRAP), np.full(n_jack, JACKKNIFE)])
+    grid = resample_grid(lane_seed, modes, **shared)
+    resample = Resample(tuple(sorted(set(modes.tolist()))), data.n_classes if stratify else 1)
+    result, _ = train_resamples(data, grid, resample, "bootstrap", progress=progress, **options)
+    return summarize(result, data, seeds, method, confidence_level, stratify, n_resamples)
+
+
+def summarize(result, data: Dataset, seeds, method: str, confidence_level: float, stratify: bool,
+              n_resamples: int) -> BootstrapResult:
+    """Intervals from the lanes: 0 the fit on the data, then the resamples, then the jackknife."""
+    status = np.asarray(result.status)
+    coef, intercept = np.asarray(result.coef), np.asarray(result.intercept)
+    flat = _flat(coef, intercept)
+    estimate, boot = flat[0], flat[1:1 + n_resamples]
+    boot_status = status[1:1 + n_resamples]
+    used = np.isin(boot_status, FINISHED)
+    if status[0] not in FINISHED:
+        warnings.warn(f"bootstrap: the fit on the data as given did not finish ({Status(int(status[0])).label}); "
+                      "the intervals are centred on an unfinished model. Increase steps or standardize.",
+                      ConvergenceWarning, stacklevel=3)
+    if not used.all():
+        warnings.warn(f"bootstrap: {int((~used).sum())} of {n_resamples} resamples did not finish (see status) and "
+                      "are left out of the intervals. Increase steps or standardize X.", ConvergenceWarning,
+                      stacklevel=3)
+    if used.sum() < 2:
+        raise RuntimeError(f"bootstrap: only {int(used.sum())} resample(s) finished; no interval can be formed")
+    theta = boot[used]
+    alpha = (1 - confidence_level) / 2
+    bias = acceleration = None
+    if method == "bca":
+        jack = flat[1 + n_resamples:]
+        jack_ok = np.isin(status[1 + n_resamples:], FINISHED)
+        if not jack_ok.all():
+            warnings.warn(f"bootstrap: {int((~jack_ok).sum())} jackknife fits did not finish and are left out of "
+                          "the BCa acceleration", ConvergenceWarning, stacklevel=3)
+        bias, acceleration, (q_low, q_high) = _bca(theta, estimate, jack[jack_ok], alpha)
+        low = np.array([np.percentile(theta[:, j], 100 * q_low[j]) for j in range(theta.shape[1])])
+        high = np.array([np.percentile(theta[:, j], 100 * q_high[j]) for j in range(theta.shape[1])])
+    else:
+        low, high = np.percentile(theta, [100 * alpha, 100 * (1 - alpha)], axis=0)
+        if method == "basic":
+            low, high = 2 * estimate - high, 2 * estimate - low
+    names = _names(data, coef.shape[1:], result.config.get("fit_intercept", True))
+    fit = result[0]
+    return BootstrapResult(names, estimate, low, high, theta.std(axis=0, ddof=1), coef[1:1 + n_resamples],
+                           intercept[1:1 + n_resamples], boot_status, np.asarray(seeds), used, fit, method,
+                           confidence_level, stratify, bias, acceleration, data)
+
+
+def _ndtr(x):
+    return 0.5 * np.vectorize(math.erfc)(-np.asarray(x, float) / math.sqrt(2))
+
+
+def _ndtri(p):
+    dist = NormalDist()
+    return np.vectorize(lambda q: -math.inf if q <= 0 else math.inf if q >= 1 else dist.inv_cdf(q))(p)
+
+
+def _bca(theta, estimate, jack, alpha):
+    """scipy.stats.bootstrap's BCa (Efron & Tibshirani 14.3, 15.4): the bias correction ``z0``
+    from the share of resamples below the estimate, the acceleration from the jackknife."""
+    B = theta.shape[0]
+    share = ((theta < estimate).sum(axis=0) + (theta <= estimate).sum(axis=0)) / (2 * B)
+    z0 = _ndtri(share)
+    n = jack.shape[0]
+    U = (n - 1) * (jack.mean(axis=0) - jack)
+    num, den = (U**3).sum(axis=0) / n**3, (U**2).sum(axis=0) / n**2
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = np.where(den > 0, num / np.where(den > 0, den, 1.0) ** 1.5 / 6, 0.0)  # constant: no acceleration
+    z = _ndtri(alpha)
+    q = []
+    for zz in (z, -z):
+        t = z0 + zz
+        q.append(np.nan_to_num(_ndtr(z0 + t / (1 - a * t)), nan=0.5))
+    return z0, a, tuple(np.clip(v, 0.0, 1.0) for v in q)
+
+
+def _flat(coef, intercept):
+    K = coef.shape[0]
+    return np.concatenate([coef.reshape(K, -1), intercept.reshape(K, -1)], axis=1)
+
+
+def _names(data: Dataset, coef_shape, fit_intercept) -> list:
+    n = coef_shape[0]
+    features = list(data.feature_names) if data.feature_names else [f"x{j}" for j in range(n)]
+    if len(coef_shape) == 1:
+        return features + ["intercept"]
+    classes = [str(c) for c in data.classes]
+    return [f"{f}[{c}]" for f in features for c in classes] + [f"intercept[{c}]" for c in classes]
+
+
+__all__ = ["bootstrap", "BootstrapResult", "METHODS"]

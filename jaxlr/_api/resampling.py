@@ -1,0 +1,90 @@
+"""What the resampling methods share: checks at the door and one call of the engine with
+in-program resampling (``jaxlr._core.resample``).
+
+``bootstrap`` and ``stability_selection`` train every resample as a lane of one compiled program:
+each lane's training weights are the data's weights (``sample_weight`` times ``class_weight``)
+times row multipliers drawn inside the program from the lane's seed, so no
+``(n_resamples, n_samples)`` weight matrix exists anywhere. ``resample_weights`` recomputes a
+lane's weights on the host (the same function, unpadded), for checks and for users.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+
+import jax
+import numpy as np
+
+from .._core.resample import Resample, multipliers
+from .._train.checks import ArgumentTypeError, ArgumentValueError, check_scalar
+from .._train.data import Dataset
+from .._train.grid import CHECKS, FrozenDict, Grid, value
+from .._train.options import Options
+from .._train.results import SweepResult
+from .._train.train import Trainer
+
+MAX_LANES = 2**24  # resamples, permutations, subsamples: far past any budget
+
+
+def check_count(name: str, given, minimum: int = 1) -> int:
+    """A positive integer count (not a bool, not a float such as 100.0)."""
+    if isinstance(given, float) or not isinstance(given, (int, np.integer)) or isinstance(given, (bool, np.bool_)):
+        raise ArgumentTypeError(name, f"must be an integer, got {given!r}")
+    return check_scalar(name, given, minimum=minimum, maximum=MAX_LANES, integer=True)
+
+
+def check_open_unit(name: str, given) -> float:
+    """A real number strictly between 0 and 1."""
+    given = check_scalar(name, given)
+    if not 0.0 < given < 1.0:
+        raise ArgumentValueError(name, f"must be in (0, 1), got {given}")
+    return given
+
+
+def check_seed(given) -> int:
+    return check_scalar("seed", given, **CHECKS["seed"])
+
+
+def lane_seeds(seed: int, n: int) -> np.ndarray:
+    """``n`` independent uint32 lane seeds from one user seed (NumPy's ``SeedSequence``)."""
+    return np.random.SeedSequence(seed).generate_state(n, dtype=np.uint32)
+
+
+def settings(l2, l1, learning_rate) -> dict:
+    """One checked value of each per-model setting, shared by every lane."""
+    return {"l2": value("l2", l2), "l1": value("l1", l1), "learning_rate": value("learning_rate", learning_rate)}
+
+
+def resample_grid(seeds, modes, l2, l1, learning_rate, labels=None) -> Grid:
+    """A ``Grid`` of lanes whose ``fold`` is their resampling mode (no fold matrix)."""
+    K = len(seeds)
+    full = lambda v: np.broadcast_to(np.asarray(v, float), (K,)).copy()  # noqa: E731
+    if labels is None:
+        labels = tuple(FrozenDict(seed=int(s), mode=int(m)) for s, m in zip(seeds, modes))
+    return Grid(np.asarray(seeds, np.uint32), full(learning_rate), full(l2), full(l1),
+                np.asarray(modes, np.int32), None, tuple(labels))
+
+
+def train_resamples(data: Dataset, grid: Grid, resample: Resample, caller: str, progress=None,
+                    **options) -> tuple[SweepResult, Options]:
+    """Every lane of ``grid`` trained on its own in-program resample: one engine call."""
+    opts = Options.resolve(data, grid, caller=caller, **options)
+    return Trainer(data, opts, grid, resample)(grid, progress=progress), opts
+
+
+@partial(jax.jit, static_argnames=("resample", "m"))
+def _multipliers(resample, seed, mode, y, m):
+    return multipliers(resample, seed, mode, y, m, m, jax.numpy.result_type(float))
+
+
+def resample_weights(resample: Resample, seeds, modes, data: Dataset) -> np.ndarray:
+    """(K, n) training weights of lanes (``seeds``, ``modes``): exactly what they trained on
+    (the data's weights times the in-program multipliers, computed by the same function)."""
+    m = data.X.shape[0]
+    y = np.asarray(data.y)
+    mult = _multipliers(resample, np.asarray(seeds, np.uint32), np.asarray(modes, np.int32), y, m)
+    return np.asarray(mult).T.astype(data.sample_weight.dtype) * data.sample_weight[None, :]
+
+
+__all__ = ["check_count", "check_open_unit", "check_seed", "lane_seeds", "settings", "resample_grid",
+           "train_resamples", "resample_weights", "MAX_LANES"]
