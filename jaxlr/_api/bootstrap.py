@@ -35,13 +35,15 @@ FINISHED = (int(Status.CONVERGED), int(Status.DONE))  # DONE: tol=None ran its f
 class BootstrapResult:
     """Bootstrap intervals for every parameter (the coefficients, then the intercept(s)).
 
-    ``estimate``, ``low``, ``high``, ``standard_error`` (the bootstrap distribution's standard
+    With several classes the intercepts are centred (sum zero over the classes): the softmax
+    model identifies only their differences. ``estimate``, ``low``, ``high``, ``standard_error`` (the bootstrap distribution's standard
     deviation, ddof=1, as scipy's) are (P,) over the parameters ``names``; ``coef`` (B, n[, C]) and
     ``intercept`` (B[, C]) are the bootstrap distribution, one row per resample, with its
-    ``status`` (B,) and ``seeds`` (B,) (the lane keys its weights were drawn from);
+    ``status`` and ``n_iter`` (B,) and ``seeds`` (B,) (the lane keys its weights were drawn from);
     ``used``: the resamples the intervals use (finished ones; the others are reported, never
     averaged in). ``fit``: the model on the data as given. ``bias`` and ``acceleration``: BCa's
-    ``z0`` and ``a`` per parameter (``None`` for other methods).
+    ``z0`` and ``a`` per parameter, ``jackknife`` (n, P) the leave-one-out fits' parameters
+    (``None`` for other methods).
     """
 
     names: list
@@ -52,6 +54,7 @@ class BootstrapResult:
     coef: np.ndarray
     intercept: np.ndarray
     status: np.ndarray
+    n_iter: np.ndarray
     seeds: np.ndarray
     used: np.ndarray
     fit: FitResult
@@ -60,6 +63,7 @@ class BootstrapResult:
     stratified: bool
     bias: np.ndarray | None = None
     acceleration: np.ndarray | None = None
+    jackknife: np.ndarray | None = None
     _data: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
@@ -134,6 +138,8 @@ def summarize(result, data: Dataset, seeds, method: str, confidence_level: float
     """Intervals from the lanes: 0 the fit on the data, then the resamples, then the jackknife."""
     status = np.asarray(result.status)
     coef, intercept = np.asarray(result.coef), np.asarray(result.intercept)
+    if intercept.ndim == 2:  # softmax intercepts are identified up to a constant: report them centred
+        intercept = intercept - intercept.mean(axis=1, keepdims=True)
     flat = _flat(coef, intercept)
     estimate, boot = flat[0], flat[1:1 + n_resamples]
     boot_status = status[1:1 + n_resamples]
@@ -150,7 +156,7 @@ def summarize(result, data: Dataset, seeds, method: str, confidence_level: float
         raise RuntimeError(f"bootstrap: only {int(used.sum())} resample(s) finished; no interval can be formed")
     theta = boot[used]
     alpha = (1 - confidence_level) / 2
-    bias = acceleration = None
+    bias = acceleration = jack = None
     if method == "bca":
         jack = flat[1 + n_resamples:]
         jack_ok = np.isin(status[1 + n_resamples:], FINISHED)
@@ -166,9 +172,10 @@ def summarize(result, data: Dataset, seeds, method: str, confidence_level: float
             low, high = 2 * estimate - high, 2 * estimate - low
     names = _names(data, coef.shape[1:], result.config.get("fit_intercept", True))
     fit = result[0]
+    n_iter = np.asarray(result.n_iter)[1:1 + n_resamples]
     return BootstrapResult(names, estimate, low, high, theta.std(axis=0, ddof=1), coef[1:1 + n_resamples],
-                           intercept[1:1 + n_resamples], boot_status, np.asarray(seeds), used, fit, method,
-                           confidence_level, stratify, bias, acceleration, data)
+                           intercept[1:1 + n_resamples], boot_status, n_iter, np.asarray(seeds), used, fit, method,
+                           confidence_level, stratify, bias, acceleration, jack, data)
 
 
 def _ndtr(x):
