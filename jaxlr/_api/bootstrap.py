@@ -114,14 +114,27 @@ def bootstrap(X, y, *, n_resamples: int = 1000, method: str = "percentile", conf
     at the budget or diverged) are excluded from the intervals with a ``ConvergenceWarning`` and
     reported in ``status``. The other options are ``jaxlr.fit``'s.
     """
-    n_resamples = check_count("n_resamples", n_resamples)
-    method = check_choice("method", method, METHODS)
-    confidence_level = check_open_unit("confidence_level", confidence_level)
-    seed = check_seed(seed)
-    stratify = check_bool("stratify", stratify)
+    n_resamples, method, confidence_level, seed, stratify = _check(n_resamples, method, confidence_level, seed,
+                                                                   stratify)
+    shared = settings(l2, l1, learning_rate)
+    return bootstrap_dataset(dataset(X, y, sample_weight, class_weight), n_resamples=n_resamples, method=method,
+                             confidence_level=confidence_level, seed=seed, stratify=stratify, progress=progress,
+                             **shared, **options)
+
+
+def _check(n_resamples, method, confidence_level, seed, stratify):
+    return (check_count("n_resamples", n_resamples), check_choice("method", method, METHODS),
+            check_open_unit("confidence_level", confidence_level), check_seed(seed), check_bool("stratify", stratify))
+
+
+def bootstrap_dataset(data: Dataset, *, n_resamples: int = 1000, method: str = "percentile",
+                      confidence_level: float = 0.95, seed: int = 0, stratify: bool = False, l2=0.0, l1=0.0,
+                      learning_rate=0.01, progress=None, **options) -> BootstrapResult:
+    """``bootstrap`` on a validated ``Dataset`` (the command line validates its file once)."""
+    n_resamples, method, confidence_level, seed, stratify = _check(n_resamples, method, confidence_level, seed,
+                                                                   stratify)
     check_callback("progress", progress)
     shared = settings(l2, l1, learning_rate)
-    data = dataset(X, y, sample_weight, class_weight)
     n = data.X.shape[0]
     seeds = lane_seeds(seed, n_resamples)
     n_jack = n if method == "bca" else 0
@@ -220,4 +233,4 @@ def _names(data: Dataset, coef_shape, fit_intercept) -> list:
     return [f"{f}[{c}]" for f in features for c in classes] + [f"intercept[{c}]" for c in classes]
 
 
-__all__ = ["bootstrap", "BootstrapResult", "METHODS"]
+__all__ = ["bootstrap", "bootstrap_dataset", "BootstrapResult", "METHODS"]

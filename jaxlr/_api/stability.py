@@ -43,6 +43,7 @@ class StabilityResult:
     modes: np.ndarray
     fraction: float
     complementary_pairs: bool
+    config: Any = None  # the training options (solver, tol, ...), as a sweep's ``config``
     _data: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
@@ -85,6 +86,13 @@ def stability_selection(X, y, *, l1, n_subsamples: int = 100, fraction: float = 
     do not finish are left out of the probabilities with a ``ConvergenceWarning`` (``status``
     keeps them). The other options are ``jaxlr.fit``'s (``solver="auto"`` is FISTA with L1).
     """
+    _check(l1, n_subsamples, fraction, seed, complementary_pairs, progress)
+    return stability_dataset(dataset(X, y, sample_weight, class_weight), l1=l1, n_subsamples=n_subsamples,
+                             fraction=fraction, seed=seed, complementary_pairs=complementary_pairs, l2=l2,
+                             learning_rate=learning_rate, progress=progress, **options)
+
+
+def _check(l1, n_subsamples, fraction, seed, complementary_pairs, progress):
     l1s = as_values("l1", l1, **CHECKS["l1"])
     n_subsamples = check_count("n_subsamples", n_subsamples)
     fraction = check_open_unit("fraction", fraction)
@@ -94,8 +102,16 @@ def stability_selection(X, y, *, l1, n_subsamples: int = 100, fraction: float = 
     if complementary_pairs and fraction > 0.5:
         raise ArgumentValueError("fraction", f"must be <= 0.5 with complementary_pairs (two disjoint subsamples), "
                                  f"got {fraction}")
+    return l1s, n_subsamples, fraction, seed, complementary_pairs
+
+
+def stability_dataset(data, *, l1, n_subsamples: int = 100, fraction: float = 0.5, seed: int = 0,
+                      complementary_pairs: bool = False, l2=0.0, learning_rate=0.01, progress=None,
+                      **options) -> StabilityResult:
+    """``stability_selection`` on a validated ``Dataset`` (the command line validates its file once)."""
+    l1s, n_subsamples, fraction, seed, complementary_pairs = _check(l1, n_subsamples, fraction, seed,
+                                                                    complementary_pairs, progress)
     l2, learning_rate = value("l2", l2), value("learning_rate", learning_rate)
-    data = dataset(X, y, sample_weight, class_weight)
     if int(np.floor(fraction * data.X.shape[0])) < 1:
         raise ArgumentValueError("fraction", f"leaves no rows: floor({fraction} * {data.X.shape[0]}) = 0")
     keys = lane_seeds(seed, n_subsamples)
@@ -126,7 +142,7 @@ def stability_selection(X, y, *, l1, n_subsamples: int = 100, fraction: float = 
     probability = np.where(n_done > 0, counts / np.maximum(n_done, 1), 0.0)
     names = _names(data, (coef.shape[2],), True)[:-1]
     return StabilityResult(names, np.asarray(l1s, float), probability, coef, intercept, status, seeds, modes,
-                           fraction, complementary_pairs, data)
+                           fraction, complementary_pairs, result.config, data)
 
 
-__all__ = ["stability_selection", "StabilityResult"]
+__all__ = ["stability_selection", "stability_dataset", "StabilityResult"]

@@ -313,4 +313,131 @@ def demo(args) -> int:
     return 0
 
 
-__all__ = ["fit", "sweep", "demo"]
+
+
+
+def _resampling(kind: str, args, call):
+    """Run a resampling call under a progress bar, warnings recorded, argument errors named by
+    their options (one process: no gathering)."""
+    import warnings
+
+    progress = _Progress(kind, args.quiet, "model-step")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = call(progress.callback)
+    except (ValueError, TypeError) as err:
+        progress.close(False)
+        raise option_error(err, args.options) from None
+    except BaseException:
+        progress.close(False)
+        raise
+    progress.close(True)
+    return result, list(caught)
+
+
+def bootstrap(args) -> int:
+    """``jaxlr bootstrap``: intervals per parameter beside the Wald intervals of ``inference``."""
+    t0 = time.perf_counter()
+    run_dir = _start(args)
+    table, X, data, train, test = _load(args)
+    setup = _setup_jax(args)
+    import warnings
+
+    import numpy as np
+
+    from .._api.bootstrap import bootstrap_dataset
+    from .._api.inference import inference
+    from .._api.resampling import settings
+    from . import _plots, _report
+
+    result, caught = _resampling("bootstrap", args, lambda progress: bootstrap_dataset(
+        data, n_resamples=args.n_resamples, method=args.method, confidence_level=args.confidence_level,
+        seed=args.seed, stratify=args.stratify, progress=progress,
+        **settings(args.l2, args.l1, args.learning_rate), **model_options(args)))
+    labels = np.asarray(table.classes)[table.codes]
+    wald_rows, wald_kind = None, "none"
+    with warnings.catch_warnings(record=True) as more:
+        warnings.simplefilter("always")
+        if data.n_classes != 2:  # softmax: the bootstrap reports centred intercepts, Wald does not
+            warnings.warn("no Wald intervals beside the bootstrap's for more than two classes", UserWarning)
+        else:
+            try:
+                wald = inference(result.fit, X, labels, alpha=1 - args.confidence_level,
+                                 feature_names=list(table.feature_names))
+                wald_rows = (np.asarray(wald.ci_low), np.asarray(wald.ci_high), np.asarray(wald.std_err))
+                wald_kind = wald.kind
+            except ValueError as err:  # e.g. an L1 penalty: no Wald table
+                warnings.warn(f"no Wald intervals: {err}", UserWarning)
+    rows = result.rows()
+    for k, row in enumerate(rows):
+        row["wald_std_err"], row["wald_low"], row["wald_high"] = (
+            (float(wald_rows[2][k]), float(wald_rows[0][k]), float(wald_rows[1][k])) if wald_rows is not None
+            else (float("nan"),) * 3)
+    level = f"{100 * args.confidence_level:g}%"
+    nan = np.full(len(rows), np.nan)
+    title = (f"jaxlr bootstrap: {level} {args.method} intervals, {int(result.used.sum())} of {result.n_resamples} "
+             f"resamples\n(Wald: {wald_kind})")
+    figures = {"bootstrap.png": _plots.interval_bars(
+        result.names, result.estimate, result.low, result.high,
+        wald_rows[0] if wald_rows is not None else nan, wald_rows[1] if wald_rows is not None else nan,
+        title, f"bootstrap {args.method}")}
+    warnings_ = setup[2] + caught + list(more)
+    manifest = _manifest(args, table, t0, setup, result.fit, {
+        "n_models": int(result.n_resamples) + 1, "n_train": int(len(train)),
+        "status_counts": _report.status_counts([str(_status_label(s)) for s in result.status]),
+        "warnings": [str(w.message) for w in warnings_]})
+    params = dict(coef=result.coef, intercept=result.intercept, status=result.status, seeds=result.seeds,
+                  names=np.array(result.names), estimate=result.estimate, low=result.low, high=result.high)
+    _publish(args, run_dir, rows, params, figures, manifest)
+    print(result.table())
+    _finish(args, figures, warnings_)
+    return 0
+
+
+def _status_label(code) -> str:
+    from .._core.status import Status
+
+    return Status(int(code)).label
+
+
+def stability(args) -> int:
+    """``jaxlr stability``: selection probabilities per feature and l1, and the stability path."""
+    t0 = time.perf_counter()
+    run_dir = _start(args)
+    table, X, data, train, test = _load(args)
+    setup = _setup_jax(args)
+    import numpy as np
+
+    from .._api.resampling import check_open_unit
+    from .._api.stability import stability_dataset
+    from . import _plots, _report
+
+    try:
+        threshold = check_open_unit("threshold", args.threshold)
+    except ValueError as err:
+        raise option_error(err, args.options) from None
+    result, caught = _resampling("stability", args, lambda progress: stability_dataset(
+        data, l1=args.l1, n_subsamples=args.n_subsamples, fraction=args.fraction, seed=args.seed,
+        complementary_pairs=args.complementary_pairs, l2=args.l2, learning_rate=args.learning_rate,
+        progress=progress, **model_options(args)))
+    rows = [{"name": str(n), "l1": float(a), "probability": float(result.probability[i, j])}
+            for j, n in enumerate(result.names) for i, a in enumerate(result.l1)]
+    n_fits = result.status.size
+    title = (f"jaxlr stability selection: {result.status.shape[0]} subsamples of {result.fraction:g} of the rows"
+             + (", complementary pairs" if result.complementary_pairs else ""))
+    figures = {"stability_path.png": _plots.stability_path(result.l1, result.probability, result.names, title,
+                                                           threshold)}
+    warnings_ = setup[2] + caught
+    manifest = _manifest(args, table, t0, setup, result, {
+        "n_models": int(n_fits), "n_train": int(len(train)),
+        "status_counts": _report.status_counts([_status_label(s) for s in result.status.reshape(-1)]),
+        "selected": result.selected(threshold), "warnings": [str(w.message) for w in warnings_]})
+    params = dict(coef=result.coef, intercept=result.intercept, status=result.status, l1=result.l1,
+                  probability=result.probability, names=np.array(result.names), seeds=result.seeds)
+    _publish(args, run_dir, rows, params, figures, manifest)
+    print(result.table())
+    print(f"stable at threshold {threshold:g}: {', '.join(result.selected(threshold)) or 'none'}")
+    _finish(args, figures, warnings_)
+    return 0
+__all__ = ["fit", "sweep", "demo", "bootstrap", "stability"]
