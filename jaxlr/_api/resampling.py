@@ -59,9 +59,12 @@ def resample_grid(seeds, modes, l2, l1, learning_rate, labels=None) -> Grid:
     """A ``Grid`` of lanes whose ``fold`` is their resampling mode (no fold matrix)."""
     K = len(seeds)
     full = lambda v: np.broadcast_to(np.asarray(v, float), (K,)).copy()  # noqa: E731
-    if labels is None:
-        labels = tuple(FrozenDict(seed=int(s), mode=int(m)) for s, m in zip(seeds, modes))
-    return Grid(np.asarray(seeds, np.uint32), full(learning_rate), full(l2), full(l1),
+    lr, a, b = full(learning_rate), full(l2), full(l1)
+    given = [{} for _ in range(K)] if labels is None else labels
+    # every lane's settings, as a sweep's grid holds them (``inference`` reads its l2 there)
+    labels = tuple(FrozenDict({**g, "seed": int(s), "mode": int(m), "learning_rate": float(lr[k]), "l2": float(a[k]),
+                               "l1": float(b[k])}) for k, (g, s, m) in enumerate(zip(given, seeds, modes)))
+    return Grid(np.asarray(seeds, np.uint32), lr, a, b,
                 np.asarray(modes, np.int32), None, tuple(labels))
 
 

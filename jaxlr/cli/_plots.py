@@ -302,7 +302,7 @@ def interval_bars(names, estimate, low, high, wald_low, wald_high, title: str, l
     ax.set_yticks(y, [str(v) for v in names])
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_xlabel("coefficient")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3, axis="x")
     ax.legend(fontsize=8, frameon=False, loc="best")
     return fig
@@ -332,7 +332,7 @@ def stability_path(l1, probability, names, title: str, threshold: float = 0.6, m
     ax.set_xlabel("l1" + (" (log scale)" if (x > 0).all() and len(x) > 1 else ""))
     ax.set_ylabel("selection probability")
     ax.set_ylim(-0.03, 1.03)
-    ax.set_title(title)
+    ax.set_title(title, fontsize=10)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False, loc="best")
     return fig
