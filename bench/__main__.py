@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import beyond, cv, first_answer, gd, machine, peers, report, sparse
+from . import beyond, cv, first_answer, gd, machine, peers, report, resampling, sparse
 from .common import peak_rss_bytes
 
 
@@ -41,6 +41,7 @@ def run(quick: bool, png: str | None, tiny: bool = False) -> dict:
     res["scaling"] = sc
     res["cv"] = cv.measure(quick, tiny)
     res["beyond"] = beyond.measure(quick, tiny)
+    res["resampling"] = resampling.measure(quick, tiny)
     res["first_answer"] = first_answer.measure(1 if tiny else 3, first_answer.CASES[:1] if tiny else None,
                                                cli=not tiny)
     res["limits_end"] = machine.limits(quick, tiny)

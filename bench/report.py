@@ -93,6 +93,10 @@ def markdown(res: dict) -> str:
         from .cv import markdown as cv_markdown
 
         lines += ["", cv_markdown(res["cv"])]
+    if "resampling" in res:
+        from .resampling import markdown as resampling_markdown
+
+        lines += ["", resampling_markdown(res["resampling"])]
     if "beyond" in res:
         from .beyond import markdown as beyond_markdown
 

@@ -44,6 +44,9 @@ def test_bench_runs_on_tiny_shapes(tmp_path):
     assert fit["jaxlr_cold"]["status"] == fit["jaxlr_warm_cache"]["status"] == "converged"
     assert abs(fit["jaxlr_cold"]["objective"] - fit["sklearn"]["objective"]) < 1e-3
     assert sparse["libsvm"]["exit"] == 0 and sparse["libsvm"]["status"] == "converged"
+    resampling = res["resampling"]  # each method against its peer loop, time and fits/s
+    assert [r["method"] for r in resampling["rows"]] == ["bootstrap", "permutation", "stability"]
+    assert all(r["jaxlr_s"] > 0 and r["peer_s"] > 0 for r in resampling["rows"]) and "| resampling, warm |" in table
     beyond = res["beyond"]
     assert beyond["hypergradient"]["max_relative_error"] <= 1e-4 and "successive halving" in table
     assert beyond["halving"][0]["steps_from_best"] <= 1

@@ -71,7 +71,7 @@ def _bootstrap(seed, strata, m, dtype):
 def _ranks(seed, n_rows, m):
     """Each row's place in a random order of the real rows (padding rows last)."""
     bits = _per_row(_key(seed), m, lambda k: jax.random.bits(k, (), jnp.uint32))
-    bits = jnp.where(jnp.arange(m) < n_rows, bits, jnp.iinfo(jnp.uint32).max)
+    bits = jnp.where(jnp.arange(m) < n_rows, bits, jnp.array(jnp.iinfo(jnp.uint32).max, jnp.uint32))
     order = jnp.argsort(bits, stable=True)
     return jnp.zeros(m, jnp.int32).at[order].set(jnp.arange(m, dtype=jnp.int32))
 
