@@ -207,3 +207,26 @@ def test_unknown_option_is_a_type_error():
     with pytest.raises(TypeError, match="bootstrap.*colour"):
         jaxlr.bootstrap(X, y, n_resamples=2, colour="red")
     assert JACKKNIFE == 2
+
+
+def test_float32_without_x64_runs_in_float32():
+    """JAX's default (x64 off): the in-program draws need no 64-bit constants, dtype follows X."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import numpy as np, jaxlr
+rng = np.random.default_rng(0)
+X = rng.normal(size=(80, 3)).astype(np.float32); y = (X[:, 0] + rng.logistic(size=80) > 0).astype(int)
+b = jaxlr.bootstrap(X, y, n_resamples=4, stratify=True, method="bca")
+s = jaxlr.stability_selection(X, y, l1=[0.05], n_subsamples=2, complementary_pairs=True)
+p = jaxlr.permutation_test(X, y, n_permutations=2, cv=3)
+assert b.coef.dtype == np.float32 and s.coef.dtype == np.float32, (b.coef.dtype, s.coef.dtype)
+assert np.isfinite(b.low).all() and 0 < p.pvalue <= 1
+print("ok")
+"""
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=300,
+                         env={**__import__("os").environ, "PYTHONPATH": str(root), "JAXLR_CACHE_DIR": ""})
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
