@@ -24,7 +24,7 @@ from .._core.status import Status
 from .._train.checks import check_bool, check_callback, check_choice
 from .._train.data import Dataset, dataset
 from .._train.results import ConvergenceWarning, FitResult, format_table
-from .resampling import (check_count, check_open_unit, check_seed, lane_seeds, resample_grid, resample_weights,
+from .resampling import (lanes_missing_a_class, check_count, check_open_unit, check_seed, lane_seeds, resample_grid, resample_weights,
                          settings, train_resamples)
 
 METHODS = ("percentile", "basic", "bca")
@@ -40,8 +40,9 @@ class BootstrapResult:
     deviation, ddof=1, as scipy's) are (P,) over the parameters ``names``; ``coef`` (B, n[, C]) and
     ``intercept`` (B[, C]) are the bootstrap distribution, one row per resample, with its
     ``status`` and ``n_iter`` (B,) and ``seeds`` (B,) (the lane keys its weights were drawn from);
-    ``used``: the resamples the intervals use (finished ones; the others are reported, never
-    averaged in). ``fit``: the model on the data as given. ``bias`` and ``acceleration``: BCa's
+    ``used``: the resamples the intervals use (finished ones with every class present; the others
+    are reported, never averaged in); ``missing_class`` (B,): a class has no weight in the
+    resample (possible only for classes of a few rows; ``stratify=True`` prevents it). ``fit``: the model on the data as given. ``bias`` and ``acceleration``: BCa's
     ``z0`` and ``a`` per parameter, ``jackknife`` (n, P) the leave-one-out fits' parameters
     (``None`` for other methods).
     """
@@ -64,6 +65,7 @@ class BootstrapResult:
     bias: np.ndarray | None = None
     acceleration: np.ndarray | None = None
     jackknife: np.ndarray | None = None
+    missing_class: np.ndarray | None = None
     _data: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
@@ -143,26 +145,35 @@ def bootstrap_dataset(data: Dataset, *, n_resamples: int = 1000, method: str = "
     grid = resample_grid(lane_seed, modes, **shared)
     resample = Resample(tuple(sorted(set(modes.tolist()))), data.n_classes if stratify else 1)
     result, _ = train_resamples(data, grid, resample, "bootstrap", progress=progress, **options)
-    return summarize(result, data, seeds, method, confidence_level, stratify, n_resamples)
+    missing = lanes_missing_a_class(resample, lane_seed, modes, data)
+    return summarize(result, data, seeds, method, confidence_level, stratify, n_resamples, missing)
 
 
 def summarize(result, data: Dataset, seeds, method: str, confidence_level: float, stratify: bool,
-              n_resamples: int) -> BootstrapResult:
-    """Intervals from the lanes: 0 the fit on the data, then the resamples, then the jackknife."""
+              n_resamples: int, missing=None) -> BootstrapResult:
+    """Intervals from the lanes: 0 the fit on the data, then the resamples, then the jackknife;
+    ``missing`` (per lane): a class has no weight in the lane's resample."""
     status = np.asarray(result.status)
+    missing = np.zeros(len(status), bool) if missing is None else np.asarray(missing)
     coef, intercept = np.asarray(result.coef), np.asarray(result.intercept)
     if intercept.ndim == 2:  # softmax intercepts are identified up to a constant: report them centred
         intercept = intercept - intercept.mean(axis=1, keepdims=True)
     flat = _flat(coef, intercept)
     estimate, boot = flat[0], flat[1:1 + n_resamples]
     boot_status = status[1:1 + n_resamples]
-    used = np.isin(boot_status, FINISHED)
+    lacking = missing[1:1 + n_resamples]
+    used = np.isin(boot_status, FINISHED) & ~lacking
+    if lacking.any():
+        warnings.warn(f"bootstrap: {int(lacking.sum())} of {n_resamples} resamples lack a class (see missing_class) "
+                      "and are left out of the intervals; stratify=True keeps every class in every resample",
+                      UserWarning, stacklevel=3)
     if status[0] not in FINISHED:
         warnings.warn(f"bootstrap: the fit on the data as given did not finish ({Status(int(status[0])).label}); "
                       "the intervals are centred on an unfinished model. Increase steps or standardize.",
                       ConvergenceWarning, stacklevel=3)
-    if not used.all():
-        warnings.warn(f"bootstrap: {int((~used).sum())} of {n_resamples} resamples did not finish (see status) and "
+    unfinished = ~np.isin(boot_status, FINISHED)
+    if unfinished.any():
+        warnings.warn(f"bootstrap: {int(unfinished.sum())} of {n_resamples} resamples did not finish (see status) and "
                       "are left out of the intervals. Increase steps or standardize X.", ConvergenceWarning,
                       stacklevel=3)
     if used.sum() < 2:
@@ -172,7 +183,7 @@ def summarize(result, data: Dataset, seeds, method: str, confidence_level: float
     bias = acceleration = jack = None
     if method == "bca":
         jack = flat[1 + n_resamples:]
-        jack_ok = np.isin(status[1 + n_resamples:], FINISHED)
+        jack_ok = np.isin(status[1 + n_resamples:], FINISHED) & ~missing[1 + n_resamples:]
         if not jack_ok.all():
             warnings.warn(f"bootstrap: {int((~jack_ok).sum())} jackknife fits did not finish and are left out of "
                           "the BCa acceleration", ConvergenceWarning, stacklevel=3)
@@ -188,7 +199,7 @@ def summarize(result, data: Dataset, seeds, method: str, confidence_level: float
     n_iter = np.asarray(result.n_iter)[1:1 + n_resamples]
     return BootstrapResult(names, estimate, low, high, theta.std(axis=0, ddof=1), coef[1:1 + n_resamples],
                            intercept[1:1 + n_resamples], boot_status, n_iter, np.asarray(seeds), used, fit, method,
-                           confidence_level, stratify, bias, acceleration, jack, data)
+                           confidence_level, stratify, bias, acceleration, jack, lacking, data)
 
 
 def _ndtr(x):

@@ -89,5 +89,29 @@ def resample_weights(resample: Resample, seeds, modes, data: Dataset) -> np.ndar
     return np.asarray(mult).T.astype(data.sample_weight.dtype) * data.sample_weight[None, :]
 
 
-__all__ = ["check_count", "check_open_unit", "check_seed", "lane_seeds", "settings", "resample_grid",
+RARE_CLASS = 25  # rows: below this, a class may vanish from a resample (probability about exp(-count))
+BLOCK = 256  # lanes whose weights are recomputed on the host at once (one program for every block)
+
+
+def lanes_missing_a_class(resample: Resample, seeds, modes, data: Dataset) -> np.ndarray:
+    """(K,) bool: the lanes whose training weights leave a class without weight (a degenerate
+    model: its intercept runs off or a penalty alone holds it). Only looked for when a class has
+    fewer than ``RARE_CLASS`` weighted rows (else a vanishing class is below 1e-10 per
+    resample); then the weights are recomputed on the host, ``BLOCK`` lanes at a time."""
+    seeds, modes = np.asarray(seeds, np.uint32), np.asarray(modes, np.int32)
+    codes = np.asarray(data.y).astype(np.int64)
+    positive = data.sample_weight > 0
+    if np.bincount(codes[positive], minlength=data.n_classes).min() >= RARE_CLASS:
+        return np.zeros(len(seeds), bool)
+    onehot = (codes[:, None] == np.arange(data.n_classes)[None, :]).astype(float)
+    out = np.zeros(len(seeds), bool)
+    for lo in range(0, len(seeds), BLOCK):
+        idx = np.minimum(np.arange(lo, lo + BLOCK), len(seeds) - 1)
+        totals = resample_weights(resample, seeds[idx], modes[idx], data) @ onehot  # (BLOCK, C)
+        hi = min(lo + BLOCK, len(seeds))
+        out[lo:hi] = (totals[: hi - lo] <= 0).any(axis=1)
+    return out
+
+
+__all__ = ["lanes_missing_a_class", "check_count", "check_open_unit", "check_seed", "lane_seeds", "settings", "resample_grid",
            "train_resamples", "resample_weights", "MAX_LANES"]

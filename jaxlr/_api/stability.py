@@ -23,7 +23,7 @@ from .._train.data import dataset
 from .._train.grid import CHECKS, FrozenDict, value
 from .._train.results import ConvergenceWarning, format_table
 from .bootstrap import FINISHED, _names
-from .resampling import check_count, check_open_unit, check_seed, lane_seeds, resample_grid, resample_weights, train_resamples
+from .resampling import lanes_missing_a_class, check_count, check_open_unit, check_seed, lane_seeds, resample_grid, resample_weights, train_resamples
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +129,11 @@ def stability_dataset(data, *, l1, n_subsamples: int = 100, fraction: float = 0.
     coef = np.asarray(result.coef).reshape((S, L) + np.shape(result.coef)[1:])
     intercept = np.asarray(result.intercept).reshape((S, L) + np.shape(result.intercept)[1:])
     status = np.asarray(result.status).reshape(S, L)
-    done = np.isin(status, FINISHED)
+    missing = lanes_missing_a_class(resample, lane_seed, lane_mode, data).reshape(S, L)
+    if missing.any():
+        warnings.warn(f"stability_selection: {int(missing[:, 0].sum())} of {S} subsamples lack a class and are left "
+                      "out of the selection probabilities", UserWarning, stacklevel=2)
+    done = np.isin(status, FINISHED) & ~missing
     if not done.all():
         warnings.warn(f"stability_selection: {int((~done).sum())} of {done.size} fits did not finish (see status) "
                       "and are left out of the selection probabilities. Increase steps or standardize X.",

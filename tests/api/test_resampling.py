@@ -113,6 +113,21 @@ def test_bootstrap_multiclass_and_sample_weights():
     assert r.low.shape == (9,) and r.names[-1] == "intercept[2]"
 
 
+def test_a_resample_without_a_class_is_reported_and_left_out():
+    X, y = _data(m=60, seed=4)
+    y = np.zeros(60, int)
+    y[:3] = 1  # a class of 3 rows vanishes from about exp(-3) = 5% of resamples
+    X[:3] += 1.0
+    with pytest.warns(UserWarning, match="lack a class"):
+        r = jaxlr.bootstrap(X, y, n_resamples=60, seed=0, l2=0.1, **OPTS)
+    W = r.weights(np.arange(60))
+    lacking = W[:, :3].sum(axis=1) == 0
+    assert lacking.any() and np.array_equal(r.missing_class, lacking)
+    assert not (r.used & lacking).any()
+    s = jaxlr.bootstrap(X, y, n_resamples=60, seed=0, l2=0.1, stratify=True, **OPTS)
+    assert not s.missing_class.any() and s.used.all()
+
+
 def _balanced(m=100, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(m, 4))
