@@ -24,7 +24,8 @@ from .._core.status import Status
 from .._train.checks import check_bool, check_callback, check_choice
 from .._train.data import Dataset, dataset
 from .._train.results import ConvergenceWarning, FitResult, format_table
-from .resampling import (lanes_missing_a_class, check_count, check_open_unit, check_seed, lane_seeds, resample_grid, resample_weights,
+from .._train.scoring import lane_scores
+from .resampling import (SCORING, check_held_out, lanes_missing_a_class, check_count, check_open_unit, check_seed, lane_seeds, resample_grid, resample_weights,
                          settings, train_resamples)
 
 METHODS = ("percentile", "basic", "bca")
@@ -66,6 +67,7 @@ class BootstrapResult:
     acceleration: np.ndarray | None = None
     jackknife: np.ndarray | None = None
     missing_class: np.ndarray | None = None
+    scores: np.ndarray | None = None
     _data: Any = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
@@ -74,8 +76,9 @@ class BootstrapResult:
 
     @property
     def distribution(self) -> np.ndarray:
-        """(B, P): the parameters of every resample, in the order of ``names``."""
-        return _flat(self.coef, self.intercept)
+        """(B, P): the parameters of every resample (and its held-out score), as ``names``."""
+        flat = _flat(self.coef, self.intercept)
+        return flat if self.scores is None else np.concatenate([flat, self.scores[:, None]], axis=1)
 
     def weights(self, k) -> np.ndarray:
         """The training weights resample(s) ``k`` trained on: (n,) for an int, (len(k), n) for a
@@ -100,8 +103,9 @@ class BootstrapResult:
 
 
 def bootstrap(X, y, *, n_resamples: int = 1000, method: str = "percentile", confidence_level: float = 0.95,
-              seed: int = 0, stratify: bool = False, l2=0.0, l1=0.0, learning_rate=0.01, sample_weight=None,
-              class_weight=None, progress: Callable[[int, int], None] | None = None, **options) -> BootstrapResult:
+              seed: int = 0, stratify: bool = False, held_out=None, scoring: str = "accuracy", l2=0.0, l1=0.0,
+              learning_rate=0.01, sample_weight=None, class_weight=None,
+              progress: Callable[[int, int], None] | None = None, **options) -> BootstrapResult:
     """Bootstrap confidence intervals for the coefficients and intercept of ``jaxlr.fit(X, y, ...)``.
 
     ``n_resamples`` resamples of the rows, each drawn with replacement (multinomial counts;
@@ -114,14 +118,17 @@ def bootstrap(X, y, *, n_resamples: int = 1000, method: str = "percentile", conf
     the jackknife acceleration from ``n_samples`` leave-one-out fits, also lanes of the program),
     computed as ``scipy.stats.bootstrap`` computes them. Resamples that did not finish (stopped
     at the budget or diverged) are excluded from the intervals with a ``ConvergenceWarning`` and
-    reported in ``status``. The other options are ``jaxlr.fit``'s.
+    reported in ``status``. ``held_out=(X_test, y_test)``: also an interval for the models'
+    ``scoring`` (``"accuracy"``, ``"neg_log_loss"``, ``"roc_auc"``) on those rows, the last
+    parameter (``"score (accuracy)"``; each resample's in ``scores``). The other options are
+    ``jaxlr.fit``'s.
     """
     n_resamples, method, confidence_level, seed, stratify = _check(n_resamples, method, confidence_level, seed,
                                                                    stratify)
     shared = settings(l2, l1, learning_rate)
     return bootstrap_dataset(dataset(X, y, sample_weight, class_weight), n_resamples=n_resamples, method=method,
-                             confidence_level=confidence_level, seed=seed, stratify=stratify, progress=progress,
-                             **shared, **options)
+                             confidence_level=confidence_level, seed=seed, stratify=stratify, held_out=held_out,
+                             scoring=scoring, progress=progress, **shared, **options)
 
 
 def _check(n_resamples, method, confidence_level, seed, stratify):
@@ -130,12 +137,15 @@ def _check(n_resamples, method, confidence_level, seed, stratify):
 
 
 def bootstrap_dataset(data: Dataset, *, n_resamples: int = 1000, method: str = "percentile",
-                      confidence_level: float = 0.95, seed: int = 0, stratify: bool = False, l2=0.0, l1=0.0,
-                      learning_rate=0.01, progress=None, **options) -> BootstrapResult:
+                      confidence_level: float = 0.95, seed: int = 0, stratify: bool = False, held_out=None,
+                      scoring: str = "accuracy", l2=0.0, l1=0.0, learning_rate=0.01, progress=None,
+                      **options) -> BootstrapResult:
     """``bootstrap`` on a validated ``Dataset`` (the command line validates its file once)."""
     n_resamples, method, confidence_level, seed, stratify = _check(n_resamples, method, confidence_level, seed,
                                                                    stratify)
     check_callback("progress", progress)
+    check_choice("scoring", scoring, tuple(SCORING))
+    test = None if held_out is None else check_held_out(held_out, data)
     shared = settings(l2, l1, learning_rate)
     n = data.X.shape[0]
     seeds = lane_seeds(seed, n_resamples)
@@ -146,11 +156,18 @@ def bootstrap_dataset(data: Dataset, *, n_resamples: int = 1000, method: str = "
     resample = Resample(tuple(sorted(set(modes.tolist()))), data.n_classes if stratify else 1)
     result, _ = train_resamples(data, grid, resample, "bootstrap", progress=progress, **options)
     missing = lanes_missing_a_class(resample, lane_seed, modes, data)
-    return summarize(result, data, seeds, method, confidence_level, stratify, n_resamples, missing)
+    scores = None
+    if test is not None:
+        metric, sign = SCORING[scoring]
+        ones = np.ones((1, test[0].shape[0]))
+        scores = sign * lane_scores(test[0], test[1], np.asarray(result.coef), np.asarray(result.intercept), ones,
+                                    rows=np.zeros(len(grid), int), metrics=(metric,))[:, 0]
+    return summarize(result, data, seeds, method, confidence_level, stratify, n_resamples, missing,
+                     scores, scoring)
 
 
 def summarize(result, data: Dataset, seeds, method: str, confidence_level: float, stratify: bool,
-              n_resamples: int, missing=None) -> BootstrapResult:
+              n_resamples: int, missing=None, scores=None, scoring: str = "accuracy") -> BootstrapResult:
     """Intervals from the lanes: 0 the fit on the data, then the resamples, then the jackknife;
     ``missing`` (per lane): a class has no weight in the lane's resample."""
     status = np.asarray(result.status)
@@ -159,6 +176,8 @@ def summarize(result, data: Dataset, seeds, method: str, confidence_level: float
     if intercept.ndim == 2:  # softmax intercepts are identified up to a constant: report them centred
         intercept = intercept - intercept.mean(axis=1, keepdims=True)
     flat = _flat(coef, intercept)
+    if scores is not None:  # the held-out score: one more parameter
+        flat = np.concatenate([flat, np.asarray(scores)[:, None]], axis=1)
     estimate, boot = flat[0], flat[1:1 + n_resamples]
     boot_status = status[1:1 + n_resamples]
     lacking = missing[1:1 + n_resamples]
@@ -195,11 +214,14 @@ def summarize(result, data: Dataset, seeds, method: str, confidence_level: float
         if method == "basic":
             low, high = 2 * estimate - high, 2 * estimate - low
     names = _names(data, coef.shape[1:], result.config.get("fit_intercept", True))
+    if scores is not None:
+        names = names + [f"score ({scoring})"]
     fit = result[0]
     n_iter = np.asarray(result.n_iter)[1:1 + n_resamples]
     return BootstrapResult(names, estimate, low, high, theta.std(axis=0, ddof=1), coef[1:1 + n_resamples],
                            intercept[1:1 + n_resamples], boot_status, n_iter, np.asarray(seeds), used, fit, method,
-                           confidence_level, stratify, bias, acceleration, jack, lacking, data)
+                           confidence_level, stratify, bias, acceleration, jack, lacking,
+                           None if scores is None else np.asarray(scores)[1:1 + n_resamples], data)
 
 
 def _ndtr(x):

@@ -26,9 +26,8 @@ from .._train.results import ConvergenceWarning
 from .._train.scoring import lane_scores
 from .._train.train import Trainer
 from .bootstrap import FINISHED
-from .resampling import check_count, check_seed, settings
+from .resampling import SCORING, check_count, check_seed, settings
 
-SCORING = {"accuracy": ("accuracy", 1.0), "neg_log_loss": ("loss", -1.0), "roc_auc": ("auc", 1.0)}
 WEIGHT_BUDGET = 2**28  # bytes of lane weights (labelings x folds x stacked rows) per engine call
 
 

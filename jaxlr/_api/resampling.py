@@ -23,6 +23,7 @@ from .._train.options import Options
 from .._train.results import SweepResult
 from .._train.train import Trainer
 
+SCORING = {"accuracy": ("accuracy", 1.0), "neg_log_loss": ("loss", -1.0), "roc_auc": ("auc", 1.0)}
 MAX_LANES = 2**24  # resamples, permutations, subsamples: far past any budget
 
 
@@ -39,6 +40,26 @@ def check_open_unit(name: str, given) -> float:
     if not 0.0 < given < 1.0:
         raise ArgumentValueError(name, f"must be in (0, 1), got {given}")
     return given
+
+
+def check_held_out(held_out, data: Dataset):
+    """``(X_test, y_test)`` checked against the training data: X as ``check_features``, the same
+    number of features, labels among the training classes (returned as codes, in y's form)."""
+    from .._train.data import check_features
+
+    if not isinstance(held_out, (tuple, list)) or len(held_out) != 2:
+        raise ArgumentTypeError("held_out", f"must be a pair (X_test, y_test), got {type(held_out).__name__}")
+    X_test = check_features(held_out[0], "held_out[0]")
+    if X_test.shape[1] != data.X.shape[1]:
+        raise ArgumentValueError("held_out", f"X_test has {X_test.shape[1]} features, X has {data.X.shape[1]}")
+    labels = np.asarray(held_out[1]).reshape(-1)
+    if labels.shape[0] != X_test.shape[0]:
+        raise ArgumentValueError("held_out", f"y_test has {labels.shape[0]} labels for {X_test.shape[0]} rows")
+    classes = np.asarray(data.classes)
+    codes = np.searchsorted(classes, labels)
+    if not ((codes < len(classes)) & (classes[np.minimum(codes, len(classes) - 1)] == labels)).all():
+        raise ArgumentValueError("held_out", f"y_test has labels that are not classes of y ({classes.tolist()})")
+    return X_test, (codes.astype(data.X.dtype) if len(classes) == 2 else codes.astype(np.int32))
 
 
 def check_seed(given) -> int:
@@ -113,5 +134,5 @@ def lanes_missing_a_class(resample: Resample, seeds, modes, data: Dataset) -> np
     return out
 
 
-__all__ = ["lanes_missing_a_class", "check_count", "check_open_unit", "check_seed", "lane_seeds", "settings", "resample_grid",
+__all__ = ["SCORING", "check_held_out", "lanes_missing_a_class", "check_count", "check_open_unit", "check_seed", "lane_seeds", "settings", "resample_grid",
            "train_resamples", "resample_weights", "MAX_LANES"]

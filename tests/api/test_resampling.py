@@ -47,6 +47,18 @@ def test_bootstrap_percentile_equals_a_loop_of_fits_on_the_same_weights(stratify
     assert r.used.all() and len(r.names) == 4 and "intercept" in r.table()
 
 
+def test_bootstrap_of_a_held_out_score_equals_the_loop():
+    X, y = _data(m=200)
+    Xt, yt = X[150:], y[150:]
+    r = jaxlr.bootstrap(X[:150], y[:150], n_resamples=10, seed=1, held_out=(Xt, yt), scoring="neg_log_loss", **OPTS)
+    coef, intercept = _loop(X[:150], y[:150], r.weights(np.arange(10)), **OPTS)
+    z = Xt @ coef.T + intercept
+    expected = -np.mean(np.logaddexp(0, z) - yt[:, None] * z, axis=0)
+    np.testing.assert_allclose(r.scores, expected, atol=1e-10)
+    assert r.names[-1] == "score (neg_log_loss)"
+    assert r.low[-1] == pytest.approx(np.percentile(expected, 2.5), abs=1e-10)
+
+
 def test_bootstrap_basic_and_bca_follow_scipy():
     X, y = _data()
     b = jaxlr.bootstrap(X, y, n_resamples=30, seed=1, method="basic", confidence_level=0.9, **OPTS)
@@ -197,6 +209,9 @@ def test_stability_selection_equals_a_loop_of_l1_fits(sparse):
     (lambda X, y: jaxlr.bootstrap(X, y, method="bootstrap-t"), "method"),
     (lambda X, y: jaxlr.bootstrap(X, y, seed=-1), "seed"),
     (lambda X, y: jaxlr.bootstrap(X, y, stratify="yes"), "stratify"),
+    (lambda X, y: jaxlr.bootstrap(X, y, held_out=(X[:, :2], y)), "held_out"),
+    (lambda X, y: jaxlr.bootstrap(X, y, held_out=(X, y + 5)), "held_out"),
+    (lambda X, y: jaxlr.bootstrap(X, y, held_out=(X, y), scoring="f1"), "scoring"),
     (lambda X, y: jaxlr.permutation_test(X, y, n_permutations=0), "n_permutations"),
     (lambda X, y: jaxlr.permutation_test(X, y, n_permutations=2.5), "n_permutations"),
     (lambda X, y: jaxlr.permutation_test(X, y, scoring="f1"), "scoring"),
