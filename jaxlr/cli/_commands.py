@@ -347,7 +347,7 @@ def bootstrap(args) -> int:
     import numpy as np
 
     from .._api.bootstrap import bootstrap_dataset
-    from .._api.inference import inference
+    from .._api.inference import inference_dataset
     from .._api.resampling import settings
     from . import _plots, _report
 
@@ -355,7 +355,6 @@ def bootstrap(args) -> int:
         data, n_resamples=args.n_resamples, method=args.method, confidence_level=args.confidence_level,
         seed=args.seed, stratify=args.stratify, progress=progress,
         **settings(args.l2, args.l1, args.learning_rate), **model_options(args)))
-    labels = np.asarray(table.classes)[table.codes]
     wald_rows, wald_kind = None, "none"
     with warnings.catch_warnings(record=True) as more:
         warnings.simplefilter("always")
@@ -363,8 +362,8 @@ def bootstrap(args) -> int:
             warnings.warn("no Wald intervals beside the bootstrap's for more than two classes", UserWarning)
         else:
             try:
-                wald = inference(result.fit, X, labels, alpha=1 - args.confidence_level,
-                                 feature_names=list(table.feature_names))
+                wald = inference_dataset(result.fit, data, alpha=1 - args.confidence_level,
+                                         feature_names=list(table.feature_names))
                 wald_rows = (np.asarray(wald.ci_low), np.asarray(wald.ci_high), np.asarray(wald.std_err))
                 wald_kind = wald.kind
             except ValueError as err:  # e.g. an L1 penalty: no Wald table
