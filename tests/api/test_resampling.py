@@ -260,3 +260,23 @@ print("ok")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root, timeout=300,
                          env={**__import__("os").environ, "PYTHONPATH": str(root), "JAXLR_CACHE_DIR": ""})
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
+
+
+def test_no_resamples_by_rows_weight_matrix_on_the_host():
+    """The counts are drawn in the program: the host's peak allocation (NumPy reports to
+    tracemalloc) stays far below one (n_resamples, n_samples) float64 matrix."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    m, B = 40000, 128
+    X = rng.normal(size=(m, 2))
+    y = (X[:, 0] + rng.logistic(size=m) > 0).astype(int)
+    jaxlr.bootstrap(X, y, n_resamples=B, solver="newton", steps=50)  # compiled before measuring
+    tracemalloc.start()
+    try:
+        r = jaxlr.bootstrap(X, y, n_resamples=B, solver="newton", steps=50)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert r.used.all()
+    assert peak < B * m * 8 / 4, peak
