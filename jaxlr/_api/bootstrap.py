@@ -113,7 +113,9 @@ def bootstrap(X, y, *, n_resamples: int = 1000, method: str = "percentile", conf
     as lanes of one compiled program; the counts are drawn inside the program from per-resample
     keys (``result.seeds``), so memory does not grow with ``n_resamples * n_samples``.
     ``sample_weight``/``class_weight``: each drawn row keeps its weight (a resample's weights are
-    the counts times the data's weights), as a weighted fit on resampled rows would.
+    the counts times the data's weights), as a weighted fit on resampled rows would; a
+    ``class_weight="balanced"`` factor is the full data's (a refit on each resample would recompute
+    it from that resample's class totals; with ``stratify=True`` the two agree).
     ``method``: ``"percentile"``, ``"basic"`` or ``"bca"`` (bias-corrected and accelerated, with
     the jackknife acceleration from ``n_samples`` leave-one-out fits, also lanes of the program),
     computed as ``scipy.stats.bootstrap`` computes them. Resamples that did not finish (stopped
