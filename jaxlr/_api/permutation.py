@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from .._train.checks import ArgumentTypeError, ArgumentValueError, check_callback, check_choice, check_scalar
-from .._train.data import class_weight_factors, dataset, from_codes, is_sparse
+from .._train.data import dataset, from_codes, is_sparse
 from .._train.grid import Grid, split_masks
 from .._train.options import Options
 from .._train.results import ConvergenceWarning
@@ -44,6 +44,7 @@ class PermutationResult:
     fold_scores: np.ndarray
     status: np.ndarray
     scoring: str
+    config: dict = dataclasses.field(default_factory=dict)  # the training options, as a sweep's ``config``
 
     def __iter__(self):  # score, permutation_scores, pvalue = permutation_test(...), as scikit-learn's
         return iter((self.score, self.permutation_scores, self.pvalue))
@@ -102,16 +103,27 @@ def permutation_test(X, y, *, n_permutations: int = 100, cv=5, scoring: str = "a
     scikit-learn draws them, so an int ``seed`` gives scikit-learn's permutations);
     ``pvalue = (C + 1) / (n_permutations + 1)``. ``cv``: an int (stratified K-fold on each
     labelling, as scikit-learn's default), a scikit-learn splitter (split on each labelling) or
-    fixed (train, test) pairs. Sample weights stay with their rows. All fits run as lanes of one
+    fixed (train, test) pairs. Sample weights stay with their rows; ``class_weight`` factors are the
+    full data's (scikit-learn's ``"balanced"`` recomputes them on each training fold). All fits run as lanes of one
     compiled program (see the module); the other options are ``jaxlr.fit``'s. Returns a
     ``PermutationResult``, which also unpacks as ``score, permutation_scores, pvalue``.
     """
+    check_count("n_permutations", n_permutations)
+    check_choice("scoring", scoring, tuple(SCORING))
+    check_seed(seed)
+    return permutation_dataset(dataset(X, y, sample_weight, class_weight), n_permutations=n_permutations, cv=cv,
+                               scoring=scoring, seed=seed, l2=l2, l1=l1, learning_rate=learning_rate,
+                               progress=progress, **options)
+
+
+def permutation_dataset(data, *, n_permutations: int = 100, cv=5, scoring: str = "accuracy", seed: int = 0,
+                        l2=0.0, l1=0.0, learning_rate=0.01, progress=None, **options) -> PermutationResult:
+    """``permutation_test`` on a validated ``Dataset`` (the command line checks its file once)."""
     n_permutations = check_count("n_permutations", n_permutations)
     metric, sign = SCORING[check_choice("scoring", scoring, tuple(SCORING))]
     seed = check_seed(seed)
     check_callback("progress", progress)
     shared = settings(l2, l1, learning_rate)
-    data = dataset(X, y, sample_weight, class_weight)
     n, C = data.X.shape[0], data.n_classes
     codes = np.asarray(data.y).astype(np.int64)
     split = _splitter(cv, n)
@@ -122,10 +134,12 @@ def permutation_test(X, y, *, n_permutations: int = 100, cv=5, scoring: str = "a
     if any(len(f) != n_folds for f in folds):
         raise ArgumentValueError("cv", "gives a different number of folds for different labelings")
     user = data.row_weight
+    # each class's weight factor (class_weight's, in the data's weights beside the user's)
     per_class = np.ones(C)
-    factors = class_weight_factors(class_weight, codes.astype(np.int32), data.classes, user)
     for k in range(C):
-        per_class[k] = factors[codes == k][0]
+        rows = np.flatnonzero((codes == k) & (user > 0))
+        if rows.size:
+            per_class[k] = data.sample_weight[rows[0]] / user[rows[0]]
     stacked = _stack(data.X, C)
     big = from_codes(stacked, np.repeat(np.arange(C), n), data.classes, sample_weight=np.tile(user, C))
     per_labeling = n_folds * C * n * data.X.dtype.itemsize
@@ -161,7 +175,7 @@ def permutation_test(X, y, *, n_permutations: int = 100, cv=5, scoring: str = "a
     mean = scores.mean(axis=1)
     score, perm = float(mean[0]), mean[1:]
     pvalue = float((np.sum(perm >= score) + 1.0) / (n_permutations + 1))
-    return PermutationResult(score, perm, pvalue, scores, status, scoring)
+    return PermutationResult(score, perm, pvalue, scores, status, scoring, opts.describe() if opts else {})
 
 
 def _stack(X, copies: int):
@@ -172,4 +186,4 @@ def _stack(X, copies: int):
     return np.concatenate([X] * copies, axis=0)
 
 
-__all__ = ["permutation_test", "PermutationResult", "stratified_folds"]
+__all__ = ["permutation_test", "permutation_dataset", "PermutationResult", "stratified_folds"]

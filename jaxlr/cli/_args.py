@@ -229,6 +229,21 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
     st.set_defaults(**ONE_PROCESS)
     _finish_subparser(st, commands["stability"])
 
+    pt = sub.add_parser("permutation", help="permutation test of the cross-validated score: permutations x folds "
+                                            "as lanes of one program",
+                        description="Is the cross-validated score better than chance? (jaxlr.permutation_test, "
+                                    "scikit-learn's permutation_test_score) on a data file.")
+    _add_data_options(pt, split=False)
+    model = _add_model_options(pt, "permutation_test", options_of="fit")
+    model.add_argument("--n-permutations", type=integer, default=100, metavar="P", help="permutations (default 100)")
+    model.add_argument("--cv", type=integer, default=5, metavar="K", help="stratified K-fold (default 5)")
+    model.add_argument("--scoring", choices=("accuracy", "neg_log_loss", "roc_auc"), default="accuracy",
+                       help="held-out score (default accuracy)")
+    model.add_argument("--seed", type=integer, default=0, metavar="N", help="seed of the permutations (default 0)")
+    _add_run_options(pt)
+    pt.set_defaults(**ONE_PROCESS)
+    _finish_subparser(pt, commands["permutation"])
+
     demo = sub.add_parser("demo", help="reproduce the textbook seed experiment, then sweep seeds x learning rates")
     demo.set_defaults(func=commands["demo"])
     return parser

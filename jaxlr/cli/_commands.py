@@ -439,4 +439,44 @@ def stability(args) -> int:
     print(f"stable at threshold {threshold:g}: {', '.join(result.selected(threshold)) or 'none'}")
     _finish(args, figures, warnings_)
     return 0
-__all__ = ["fit", "sweep", "demo", "bootstrap", "stability"]
+def permutation(args) -> int:
+    """``jaxlr permutation``: the score, the permutation scores and the p-value, and a histogram."""
+    t0 = time.perf_counter()
+    run_dir = _start(args)
+    table, X, data, train, test = _load(args)
+    setup = _setup_jax(args)
+    from .._api.permutation import permutation_dataset
+    from . import _plots, _report
+
+    result, caught = _resampling("permutation", args, lambda progress: permutation_dataset(
+        data, n_permutations=args.n_permutations, cv=args.cv, scoring=args.scoring, seed=args.seed, l2=args.l2,
+        l1=args.l1, learning_rate=args.learning_rate, progress=progress, **model_options(args)))
+    rows = [{"permutation": 0, "labels": "true", "score": result.score}]
+    rows += [{"permutation": k + 1, "labels": "permuted", "score": float(s)}
+             for k, s in enumerate(result.permutation_scores)]
+    title = (f"jaxlr permutation test: {args.scoring}, {len(result.permutation_scores)} permutations, "
+             f"{result.fold_scores.shape[1]} folds, p = {result.pvalue:.3g}")
+    figures = {"permutation.png": _plots.permutation_histogram(result.score, result.permutation_scores, title,
+                                                               args.scoring)}
+    warnings_ = setup[2] + caught
+    manifest = _manifest(args, table, t0, setup, _Config(result.config), {
+        "n_models": int(result.status.size), "n_train": int(len(train)), "score": result.score,
+        "pvalue": result.pvalue, "status_counts": _report.status_counts([_status_label(s)
+                                                                          for s in result.status.reshape(-1)]),
+        "warnings": [str(w.message) for w in warnings_]})
+    params = dict(permutation_scores=result.permutation_scores, fold_scores=result.fold_scores,
+                  status=result.status)
+    _publish(args, run_dir, rows, params, figures, manifest)
+    print(result.table())
+    _finish(args, figures, warnings_)
+    return 0
+
+
+class _Config:
+    """What ``_manifest`` reads of a result: its ``config``."""
+
+    def __init__(self, config):
+        self.config = config
+
+
+__all__ = ["fit", "sweep", "demo", "bootstrap", "stability", "permutation"]

@@ -336,3 +336,18 @@ def stability_path(l1, probability, names, title: str, threshold: float = 0.6, m
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8, frameon=False, loc="best")
     return fig
+
+
+def permutation_histogram(score: float, permutation_scores, title: str, label: str) -> Figure:
+    """The permutation scores' histogram (chance) and the score on the true labels (a line)."""
+    fig = Figure(figsize=(7.2, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    perm = np.asarray(permutation_scores, float)
+    ax.hist(perm, bins=min(30, max(5, len(perm) // 4)), color="0.6", label="permuted labels")
+    ax.axvline(score, color="tab:red", lw=2, label=f"true labels: {score:.4g}")
+    ax.set_xlabel(f"cross-validated {label}")
+    ax.set_ylabel("permutations")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    return fig

@@ -1,4 +1,4 @@
-"""``jaxlr bootstrap`` and ``jaxlr stability``, run as a user runs them (a subprocess)."""
+"""``jaxlr bootstrap``, ``jaxlr stability`` and ``jaxlr permutation``, run as a user runs them (a subprocess)."""
 
 import csv
 import json
@@ -67,12 +67,26 @@ def test_stability_writes_probabilities_and_path(env, data, tmp_path):
     assert "stable at threshold 0.6:" in r.stdout
 
 
+def test_permutation_writes_scores_and_histogram(env, data, tmp_path):
+    out = tmp_path / "pt"
+    r = run(env, "permutation", data, "--target", "label", "--n-permutations", 9, "--cv", 3, "-q", "--out", out)
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert len(rows) == 10 and rows[0]["labels"] == "true"
+    scores = np.array([float(row["score"]) for row in rows])
+    manifest = json.load(open(out / "run.json"))
+    assert manifest["pvalue"] == pytest.approx((np.sum(scores[1:] >= scores[0]) + 1) / 10)
+    assert (out / "permutation.png").stat().st_size > 1000
+
+
 @pytest.mark.parametrize("args, message", [
     (["bootstrap", "--n-resamples", "0"], "--n-resamples must be >= 1"),
     (["bootstrap", "--confidence-level", "1.5"], "--confidence-level must be in (0, 1)"),
     (["bootstrap", "--method", "t"], "--method: invalid choice"),
     (["stability", "--l1", "0.1", "--fraction", "2"], "--fraction must be in (0, 1)"),
     (["stability", "--l1", "-1"], "--l1"),
+    (["permutation", "--cv", "1"], "--cv must be >= 2"),
+    (["permutation", "--n-permutations", "0"], "--n-permutations must be >= 1"),
 ])
 def test_bad_options_are_one_line_and_exit_2(env, data, tmp_path, args, message):
     out = tmp_path / "bad"
