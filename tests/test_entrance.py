@@ -89,7 +89,8 @@ print("JSON" + json.dumps([code, counts]))
 @pytest.mark.parametrize("command", [["fit", "--l2", "0.01"], ["sweep", "--l2", "0.01,0.1", "--folds", "3",
                                                                "--halving", "2", "--steps", "50"],
                                      ["bootstrap", "--n-resamples", "8", "--l2", "0.01"],
-                                     ["stability", "--l1", "0.1,0.01", "--n-subsamples", "3"]])
+                                     ["stability", "--l1", "0.1,0.01", "--n-subsamples", "3"],
+                                     ["permutation", "--n-permutations", "3", "--cv", "3"]])
 def test_the_command_line_checks_its_file_once_and_pads_once(tmp_path, command):
     """The file's reader is the one check of X (``_io``: every cell, by line and column); the
     core receives the ``Dataset`` it builds and checks nothing again."""
