@@ -54,20 +54,20 @@ DATA = {
 # (case, data, jaxlr body, scikit-learn body); bodies see X, y. Data come from scikit-learn's
 # bundled files on both sides, so loading costs the same.
 CASES = [
-    ("fit", "wine", "import jaxlr\njaxlr.enable_compilation_cache(CACHE)\nr = jaxlr.fit(X, y, l2=1 / len(y))\nr.coef.sum()",
+    ("fit", "wine", "import jaxlr\nr = jaxlr.fit(X, y, l2=1 / len(y))\nr.coef.sum()",
      "from sklearn.linear_model import LogisticRegression\nLogisticRegression(max_iter=1000).fit(X, y)"),
-    ("fit", "iris", "import jaxlr\njaxlr.enable_compilation_cache(CACHE)\nr = jaxlr.fit(X, y, l2=1 / len(y))\nr.coef.sum()",
+    ("fit", "iris", "import jaxlr\nr = jaxlr.fit(X, y, l2=1 / len(y))\nr.coef.sum()",
      "from sklearn.linear_model import LogisticRegression\nLogisticRegression(max_iter=1000).fit(X, y)"),
-    ("fit", "digits", "import jaxlr\njaxlr.enable_compilation_cache(CACHE)\nr = jaxlr.fit(X, y, l2=1 / len(y))\nr.coef.sum()",
+    ("fit", "digits", "import jaxlr\nr = jaxlr.fit(X, y, l2=1 / len(y))\nr.coef.sum()",
      "from sklearn.linear_model import LogisticRegression\nLogisticRegression(max_iter=1000).fit(X, y)"),
     ("LogisticRegression", "wine",
-     "import jaxlr\njaxlr.enable_compilation_cache(CACHE)\njaxlr.LogisticRegression().fit(X, y)",
+     "import jaxlr\njaxlr.LogisticRegression().fit(X, y)",
      "from sklearn.linear_model import LogisticRegression\nLogisticRegression().fit(X, y)"),
     ("LogisticRegressionCV(Cs=10, cv=5)", "breast_cancer",
-     "import jaxlr\njaxlr.enable_compilation_cache(CACHE)\njaxlr.LogisticRegressionCV(Cs=10, cv=5).fit(X, y)",
+     "import jaxlr\njaxlr.LogisticRegressionCV(Cs=10, cv=5).fit(X, y)",
      "from sklearn.linear_model import LogisticRegressionCV\nLogisticRegressionCV(Cs=10, cv=5).fit(X, y)"),
     ("LogisticRegressionCV(Cs=10, cv=5)", "digits",
-     "import jaxlr\njaxlr.enable_compilation_cache(CACHE)\njaxlr.LogisticRegressionCV(Cs=10, cv=5).fit(X, y)",
+     "import jaxlr\njaxlr.LogisticRegressionCV(Cs=10, cv=5).fit(X, y)",
      "from sklearn.linear_model import LogisticRegressionCV\nLogisticRegressionCV(Cs=10, cv=5).fit(X, y)"),
 ]
 TARGETS = {("fit", "wine"), ("LogisticRegressionCV(Cs=10, cv=5)", "breast_cancer"), ("cli", "wine.csv")}
@@ -118,6 +118,12 @@ def _script(data: str, body: str, cache: str | None, measure: bool) -> str:
     return (head + f"CACHE = {cache!r}\n" + DATA[data] + "\n" + body + "\n_extra = {}\n" + REPORT)
 
 
+def _jaxlr(data: str, body: str, cache: str, measure: bool) -> dict:
+    """A user's script as written (no cache call): jaxlr's own store of compiled programs, on by
+    default, lives in ``$JAXLR_CACHE_DIR`` (a new directory: "cold")."""
+    return _run(_script(data, body, cache, measure), {"JAXLR_CACHE_DIR": cache})
+
+
 def _programs(events: list) -> dict:
     """Per program name: trace / lower / compile seconds (summed over its compilations)."""
     table: dict = {}
@@ -142,15 +148,35 @@ def measure(repeat: int = 3, cases=None, cli: bool = True) -> dict:
         tmp = Path(tmp)
         for case, data, jx, sk in CASES if cases is None else cases:
             warm_cache = str(tmp / f"warm-{len(results)}")
-            _run(_script(data, jx, warm_cache, False))  # fills the warm cache
-            cold = _median_runs(lambda i: _run(_script(data, jx, str(tmp / f"cold-{len(results)}-{i}"), True)), repeat)
-            warm = _median_runs(lambda i: _run(_script(data, jx, warm_cache, True)), repeat)
+            _jaxlr(data, jx, warm_cache, False)  # fills the warm cache
+            cold = _median_runs(lambda i: _jaxlr(data, jx, str(tmp / f"cold-{len(results)}-{i}"), True), repeat)
+            warm = _median_runs(lambda i: _jaxlr(data, jx, warm_cache, True), repeat)
             skl = _median_runs(lambda i: _run(_script(data, sk, None, False)), repeat)
             results.append(_row(case, data, skl, cold, warm))
         if cli:
             results.append(_cli(tmp, repeat))
     second = _run(SECOND_SHAPE)
-    return {"repeat": repeat, "cases": results, "second_shape": second}
+    return {"repeat": repeat, "cases": results, "second_shape": second, "imports": imports(repeat)}
+
+
+IMPORTS = {"python": "pass", "jax": "import jax", "jaxlr": "import jaxlr",
+           "scikit-learn LogisticRegression": "from sklearn.linear_model import LogisticRegression"}
+
+
+def imports(repeat: int = 3) -> dict:
+    """Seconds to import each module in a fresh process (median wall time; ``python`` is the
+    interpreter's own start, included in the others), and jaxlr's slowest imports from
+    ``python -X importtime``."""
+    out = {name: _median_runs(lambda i, code=code: _run(code), repeat)["wall_s"] for name, code in IMPORTS.items()}
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-c", "import jaxlr"], capture_output=True, text=True,
+                          cwd=str(REPO_ROOT), timeout=300)
+    rows = []
+    for line in proc.stderr.splitlines()[1:]:
+        parts = line.split("|")
+        if len(parts) == 3 and parts[1].strip().isdigit():
+            rows.append((int(parts[1]), parts[2].rstrip()))
+    out["importtime_top"] = [(us / 1e6, name) for us, name in sorted(rows, reverse=True)[:8]]
+    return out
 
 
 def _row(case, data, skl, cold, warm) -> dict:
@@ -202,6 +228,12 @@ def markdown(res: dict) -> str:
     lines += ["", f"Same process, second `fit` on a new shape of similar size (wine 170 x 12 after 178 x 13): "
               f"{s['second_fit_s'] * 1e3:.1f} ms (target <= 50 ms); a third (breast cancer 190 x 13): "
               f"{s['third_fit_s'] * 1e3:.1f} ms; scikit-learn's fit on the same data: {s['sklearn_fit_s'] * 1e3:.1f} ms", ""]
+    imp = res.get("imports")
+    if imp:
+        lines += ["Imports, fresh process, median wall time (the interpreter's start included): "
+                  + ", ".join(f"`{name}` {imp[name]:.2f} s" for name in IMPORTS) + "; `python -X importtime -c "
+                  "\"import jaxlr\"`, cumulative: " + ", ".join(f"{name.strip()} {s:.3f} s"
+                                                             for s, name in imp["importtime_top"][:5]), ""]
     lines += ["Per program, cold (trace / lower / XLA compile seconds, compilations):", ""]
     for r in res["cases"]:
         for name, p in r["cold_programs"].items():

@@ -68,6 +68,27 @@ def sweep_step(X, y, k: int) -> float:
     return _per_step(gd_program(X, y, k), repeat=2)
 
 
+def fixed_cost(tiny: bool = False) -> list[dict]:
+    """A warm ``jaxlr.fit(X, y, steps=0)``: everything a call costs besides its steps (checks,
+    padding, moving X to the device, the program's call, building the result), median of 5."""
+    import statistics
+    import time
+
+    import jaxlr
+
+    rows = []
+    for m, n in ((100, 4), (2_000, 16) if tiny else (100_000, 100)):
+        X, y = make_data(m, n, seed=4)
+        jaxlr.fit(X, y, steps=0, solver="gd")  # compiles
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            jaxlr.fit(X, y, steps=0, solver="gd")
+            times.append(time.perf_counter() - start)
+        rows.append({"m": m, "n": n, "seconds": statistics.median(times)})
+    return rows
+
+
 def measure(limits: dict, quick: bool, ks=(1, 4, 16, 64, 256), tiny: bool = False) -> dict:
     """Single-model step vs two reads of X; K-model sweeps vs the matmul rate."""
     m, n = (2_000, 16) if tiny else (50_000, 128) if quick else (200_000, 256)
@@ -75,7 +96,8 @@ def measure(limits: dict, quick: bool, ks=(1, 4, 16, 64, 256), tiny: bool = Fals
     t1 = single_step(X, y)
     bound = 2 * X.nbytes / limits["read_bw_Bps"]
     out = {"m": m, "n": n, "dtype": str(X.dtype), "single_step_s": t1, "two_reads_s": bound,
-           "single_vs_bandwidth": bound / t1, "sweeps": []}
+           "single_vs_bandwidth": bound / t1, "single_vs_one_read": bound / 2 / t1, "sweeps": [],
+           "fixed_cost": fixed_cost(tiny)}
     for k in ks:
         t = sweep_step(X, y, k)
         rate = 4.0 * m * n * k / t

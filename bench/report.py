@@ -40,9 +40,13 @@ def markdown(res: dict) -> str:
         "| measurement | value | target | |",
         "|---|---|---|---|",
         f"| 1 model GD step (m={gd['m']}, n={gd['n']}) vs two reads of X | {gd['single_vs_bandwidth']:.2f} "
-        f"({gd['single_step_s'] * 1e3:.2f} ms vs {gd['two_reads_s'] * 1e3:.2f} ms) | >= 0.9 | "
-        f"{_target(gd['single_vs_bandwidth'], 0.9)} |",
+        f"({gd['single_step_s'] * 1e3:.2f} ms vs {gd['two_reads_s'] * 1e3:.2f} ms) | >= 1.6 | "
+        f"{_target(gd['single_vs_bandwidth'], 1.6)} |",
+        f"| same step vs one read of X | {gd.get('single_vs_one_read', gd['single_vs_bandwidth'] / 2):.2f} | | |",
     ]
+    for f in gd.get("fixed_cost", []):
+        lines.append(f"| fixed cost of a warm call, `fit(X, y, steps=0)`, {f['m']:,} x {f['n']} float32 | "
+                     f"{f['seconds'] * 1e3:.1f} ms | | |")
     for s in gd["sweeps"]:
         goal = 0.7 if s["K"] == 64 else None
         lines.append(f"| K={s['K']} GD sweep FLOP rate vs matmul | {s['vs_matmul']:.2f} "
@@ -52,7 +56,7 @@ def markdown(res: dict) -> str:
     lines.append(
         f"| to optimum (gap <= 1e-6), best jaxlr vs best sklearn, warm (m={p['data']['m']}, n={p['data']['n']}) | "
         f"{_g(p['speedup_vs_best_sklearn'], '{:.2f}x')} ({bj['solver'] if bj else 'none'} vs "
-        f"{bs['solver'] if bs else 'none'}) | >= 3x | {_target(p['speedup_vs_best_sklearn'], 3)} |")
+        f"{bs['solver'] if bs else 'none'}) | >= 2x | {_target(p['speedup_vs_best_sklearn'], 2)} |")
     fc = p["first_call"]
     lines.append(
         f"| first call in a fresh process, sklearn time / jaxlr time (warm cache; cold cache) | "

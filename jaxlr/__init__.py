@@ -12,8 +12,10 @@ the one entrance to it (data, options and grid checked once, then ``train``), ``
 public functions below, ``jaxlr/sklearn`` the scikit-learn adapter and ``jaxlr/cli`` the command
 line with its I/O, reports and plots.
 
-Importing jaxlr changes no global state; ``jaxlr.enable_compilation_cache()`` turns on JAX's
-persistent compilation cache when you want it (the command line does).
+Importing jaxlr changes no global state. jaxlr keeps its own compiled programs across processes
+(``~/.cache/jaxlr/executables``; ``JAXLR_CACHE_DIR=""`` or ``jaxlr.set_program_cache(None)``
+turns that off); ``jaxlr.enable_compilation_cache()`` also turns on JAX's persistent compilation
+cache when you want it (the command line does).
 """
 
 __version__ = "0.3.0"
@@ -23,6 +25,7 @@ from . import metrics as metrics
 from ._api.bootstrap import BootstrapResult as BootstrapResult
 from ._api.bootstrap import bootstrap as bootstrap
 from ._api.cache import enable_compilation_cache as enable_compilation_cache
+from ._api.cache import set_program_cache as set_program_cache
 from ._api.fit import fit as fit
 from ._api.fit import fit_many as fit_many
 from ._api.inference import InferenceTable as InferenceTable
@@ -56,7 +59,8 @@ __all__ = [
     "LogisticRegressionCV", "Options", "Params", "PerfectSeparationWarning", "PermutationResult", "STATUS_NAMES",
     "StabilityResult", "Status", "SweepResult", "binary_cross_entropy", "bootstrap", "choice",
     "enable_compilation_cache", "fit", "fit_many", "inference", "loguniform", "losses", "metrics", "objective",
-    "permutation_test", "predict", "predict_proba", "solve", "stability_selection", "sweep", "uniform",
+    "permutation_test", "predict", "predict_proba", "set_program_cache", "solve", "stability_selection", "sweep",
+    "uniform",
 ]
 
 

@@ -3,6 +3,9 @@
 import os
 
 os.environ.setdefault("XLA_FLAGS", "")
+# jaxlr's own store of compiled programs is off in the test processes (a test counting compiles
+# must not find a program kept by another test); tests/core/test_programs.py turns it on.
+os.environ.setdefault("JAXLR_CACHE_DIR", "")
 import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)

@@ -11,7 +11,7 @@ PUBLIC = {
     "ConvergenceWarning", "FitResult", "InferenceTable", "LogisticRegression", "LogisticRegressionCV",
     "Options", "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult", "binary_cross_entropy",
     "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "loguniform", "losses", "metrics",
-    "objective", "predict", "predict_proba", "solve", "sweep", "uniform",
+    "objective", "predict", "predict_proba", "set_program_cache", "solve", "sweep", "uniform",
 }
 
 

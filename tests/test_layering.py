@@ -137,3 +137,16 @@ def test_core_never_imports_sklearn_or_prints():
     for package in ("_api", "cli"):  # only the adapter imports scikit-learn's estimators' machinery
         for path in (PACKAGE / package).glob("*.py"):
             assert "sklearn" not in all_imports(path.read_text()) or path.stem == "_io", path  # LIBSVM loader
+
+
+def test_import_jaxlr_loads_only_what_a_fit_needs():
+    """``import jaxlr`` is part of every first answer: optax (first-order solvers only), scipy,
+    scikit-learn and the command line's libraries load when used, not at import."""
+    import subprocess
+    import sys
+
+    code = ("import sys, jaxlr; print(sorted(m for m in ('optax', 'scipy', 'sklearn', 'matplotlib', 'pandas', "
+            "'pyarrow', 'tqdm', 'chex') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
+                         cwd=pathlib.Path(__file__).resolve().parents[1])
+    assert out.stdout.strip() == "[]"

@@ -1,5 +1,15 @@
-"""JAX's persistent compilation cache, turned on only when asked (importing jaxlr changes nothing),
-and next to it jaxlr's store of traced programs (``ProgramStore``, see ``jaxlr._core.programs``)."""
+"""Where compiled programs are kept between processes.
+
+- jaxlr's own store of compiled executables: on by default, in ``default_program_dir()``
+  (``$JAXLR_CACHE_DIR/executables``, else ``~/.cache/jaxlr/executables``), bounded to
+  ``MAX_BYTES`` (least recently used entries go first), off with ``JAXLR_CACHE_DIR=""`` or
+  ``set_program_cache(None)``. It touches no JAX setting: jaxlr compiles its programs itself
+  (``jit(...).lower(...).compile()``) and serializes the executables
+  (``jax.experimental.serialize_executable``), so a fresh process neither traces nor compiles.
+- JAX's persistent compilation cache, turned on only when asked (``enable_compilation_cache``,
+  the CLI's default), with jaxlr's store of traced programs next to it (``jax.export``; it serves
+  the programs the executable store cannot keep).
+"""
 
 from __future__ import annotations
 
@@ -14,6 +24,7 @@ import jax
 from .._core import programs as _programs
 
 CACHE_ENV = "JAXLR_CACHE_DIR"
+MAX_BYTES = 512 * 2**20  # the executable store's bound (a solver's program is 0.2-2 MB)
 
 
 def default_cache_dir() -> str | None:
@@ -23,6 +34,29 @@ def default_cache_dir() -> str | None:
         return os.environ[CACHE_ENV] or None
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "jaxlr", "xla")
+
+
+def default_program_dir() -> str | None:
+    """Where jaxlr keeps its compiled programs by default: ``$JAXLR_CACHE_DIR/executables`` if
+    ``$JAXLR_CACHE_DIR`` is set (an empty value: nowhere), else ``~/.cache/jaxlr/executables``
+    (under ``$XDG_CACHE_HOME`` when set)."""
+    if CACHE_ENV in os.environ:
+        return os.path.join(os.environ[CACHE_ENV], "executables") if os.environ[CACHE_ENV] else None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "jaxlr", "executables")
+
+
+def set_program_cache(path: str | os.PathLike | None, max_bytes: int = MAX_BYTES) -> str | None:
+    """Keep jaxlr's compiled programs in ``path`` (created when first written; ``None``: compile
+    in every process), at most ``max_bytes`` of them. Returns the directory in use. Safe under
+    concurrent processes: entries are written whole and read-only after; a damaged entry costs one
+    warning and a compile; a directory that cannot be written stops the keeping with one warning."""
+    if path is None or not os.fspath(path):
+        _programs.set_executables(None)
+        return None
+    path = os.path.abspath(os.path.expanduser(os.fspath(path)))
+    _programs.set_executables(ProgramStore(path, max_bytes=max_bytes))
+    return path
 
 
 def enable_compilation_cache(path: str | os.PathLike | None = None) -> str | None:
@@ -55,13 +89,15 @@ def enable_compilation_cache(path: str | os.PathLike | None = None) -> str | Non
                       RuntimeWarning, stacklevel=2)
         store = None
     _programs.set_store(store, JaxCache(path))
+    set_program_cache(os.path.join(path, "executables"))
     return path
 
 
 def disable_compilation_cache() -> None:
-    """Turn both caches off again (JAX's persistent cache and jaxlr's program store)."""
+    """Turn the caches off again (JAX's persistent cache and jaxlr's program stores)."""
     jax.config.update("jax_compilation_cache_dir", None)
     _programs.set_store(None)
+    set_program_cache(None)
 
 
 class JaxCache:
@@ -95,8 +131,9 @@ class ProgramStore:
     jaxlr's own source and of the JAX version (a changed jaxlr never reads a stale program).
     Files are written whole (temporary file, then ``os.replace``)."""
 
-    def __init__(self, directory: str):
+    def __init__(self, directory: str, max_bytes: int | None = None):
         self.directory = directory
+        self.max_bytes = max_bytes  # None: unbounded; else least recently used entries go first
         self._fingerprint = None
 
     def _source_fingerprint(self) -> str:
@@ -118,9 +155,13 @@ class ProgramStore:
         path = os.path.join(self.directory, name + ".bin")
         try:
             with open(path, "rb") as f:
-                return f.read()
+                blob = f.read()
         except FileNotFoundError:
             return None
+        if self.max_bytes is not None:
+            with contextlib.suppress(OSError):
+                os.utime(path)  # recently used: evicted last
+        return blob
 
     def discard(self, name: str) -> None:
         """Remove an entry (a damaged one: it is kept afresh)."""
@@ -138,7 +179,26 @@ class ProgramStore:
             if os.path.exists(tmp):
                 os.unlink(tmp)
             raise
+        if self.max_bytes is not None:
+            self.evict(self.max_bytes)
+
+    def evict(self, max_bytes: int) -> None:
+        """Remove the least recently used entries until the store holds at most ``max_bytes``."""
+        entries = []
+        for name in os.listdir(self.directory):
+            if name.endswith(".bin"):
+                with contextlib.suppress(OSError):
+                    st = os.stat(os.path.join(self.directory, name))
+                    entries.append((st.st_mtime, st.st_size, name))
+        total = sum(size for _, size, _ in entries)
+        for _, size, name in sorted(entries):
+            if total <= max_bytes:
+                break
+            self.discard(name[:-len(".bin")])
+            total -= size
 
 
-__all__ = ["enable_compilation_cache", "disable_compilation_cache", "default_cache_dir", "CACHE_ENV", "ProgramStore",
-           "JaxCache"]
+set_program_cache(default_program_dir())  # on by default; nothing is written before a program is compiled
+
+__all__ = ["enable_compilation_cache", "disable_compilation_cache", "default_cache_dir", "default_program_dir",
+           "set_program_cache", "CACHE_ENV", "MAX_BYTES", "ProgramStore", "JaxCache"]

@@ -21,6 +21,7 @@ second copy of X in memory. ``linear`` then uses it for the backward product.
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
@@ -141,17 +142,39 @@ def _linear_bwd(treedef, leaves, g):
 _linear.defvjp(_linear_fwd, _linear_bwd)
 
 
-_transpose = jax.jit(jnp.transpose)
+TRANSPOSE_ROWS = 512  # rows per block of the host transpose: a block's columns stay in cache
 
 
-def dense(X: np.ndarray, transpose: bool = False, on_device: bool = False) -> DenseDesign:
-    """A dense design from host data; ``transpose=True`` also makes a row-major ``X.T``: on the
-    host by NumPy for small X (no program compiled for it), on the device for large X (``on_device``:
-    a device transpose is several times faster than NumPy's, and a program is cheap next to it)."""
-    Xd = jax.device_put(np.asarray(X))
+def transposed(X: np.ndarray) -> np.ndarray:
+    """A row-major copy of ``X.T`` made on the host in row blocks by two threads (NumPy's copy
+    releases the GIL). On the 2-core bench machine: 17-23 ms for 100,000 x 100 and 250,000 x 64
+    float32, against 27-119 ms for ``np.ascontiguousarray(X.T)`` and 39-55 ms for a device
+    transpose (which also costs a compiled program)."""
+    m, n = X.shape
+    out = np.empty((n, m), X.dtype)
+
+    def work(lo: int, hi: int) -> None:
+        for start in range(lo, hi, TRANSPOSE_ROWS):
+            stop = min(start + TRANSPOSE_ROWS, hi)
+            out[:, start:stop] = X[start:stop].T
+
+    if m * n < 1 << 16:
+        work(0, m)
+        return out
+    cut = m // 2
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda bounds: work(*bounds), [(0, cut), (cut, m)]))
+    return out
+
+
+def dense(X: np.ndarray, transpose: bool = False) -> DenseDesign:
+    """A dense design from host data; ``transpose=True`` also makes a row-major ``X.T``
+    (``transposed``)."""
+    X = np.asarray(X)
+    Xd = jax.device_put(X)
     if not transpose:
         return DenseDesign(Xd)
-    return DenseDesign(Xd, _transpose(Xd) if on_device else jax.device_put(np.ascontiguousarray(np.asarray(X).T)))
+    return DenseDesign(Xd, jax.device_put(transposed(X)))
 
 
 __all__ = ["DenseDesign", "linear", "dense", "pairwise_gram"]

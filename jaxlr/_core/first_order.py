@@ -16,12 +16,25 @@ from typing import Any, Callable, ClassVar
 
 import jax
 import jax.numpy as jnp
-import optax
 
 from .steps import Solver, StepInfo, lane_max_abs
 
 
+def optax_factory(name: str, **fixed) -> Callable[[Any], Any]:
+    """``lambda lr: optax.<name>(lr, **fixed)``, importing optax at the first call: a fit with
+    L-BFGS or Newton never imports it (50 ms of ``import jaxlr``)."""
+    def make(learning_rate):
+        import optax
+
+        return getattr(optax, name)(learning_rate, **fixed)
+
+    make.__name__ = name
+    return make
+
+
 def _update(tx, problem, value, k, g, s, p):
+    import optax
+
     if isinstance(tx, optax.GradientTransformationExtraArgs):
         updates, s = tx.update(g, s, p, value=value, grad=g, value_fn=problem.lane_fn(k))
     else:
@@ -33,7 +46,7 @@ def _update(tx, problem, value, k, g, s, p):
 class FirstOrder(Solver):
     """``make(learning_rate_k)`` per lane: a named optax optimizer or a user's factory."""
 
-    make: Callable[[Any], optax.GradientTransformation] = dataclasses.field(default=optax.sgd, repr=False)
+    make: Callable[[Any], Any] = dataclasses.field(default=optax_factory("sgd"), repr=False)
     serializable: bool = True  # False for a user's factory: traced in every process
     takes_learning_rate: ClassVar[bool] = True
     minibatch: ClassVar[bool] = True
@@ -61,7 +74,7 @@ class FirstOrder(Solver):
 class Transformation(FirstOrder):
     """One fixed ``optax.GradientTransformation`` for every lane (the learning rate is its own)."""
 
-    transformation: optax.GradientTransformation | None = dataclasses.field(default=None, repr=False)
+    transformation: Any = dataclasses.field(default=None, repr=False)  # an optax.GradientTransformation
     serializable: bool = False  # a user's functions: traced in every process
     takes_learning_rate: ClassVar[bool] = False
 

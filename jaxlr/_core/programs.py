@@ -1,14 +1,14 @@
-"""The compiled training programs: which XLA options, and tracing once across processes.
+"""The compiled training programs: which XLA options, and compiling once across processes.
 
-``call(kind, static, state, *args)`` runs ``engine.run``. In a process, ``jax.jit`` traces it once
-per signature. Across processes, JAX's persistent compilation cache skips XLA's compilation but
-not the tracing and lowering that compute its key (0.2-0.6 s for a solver's program, more than
-the run itself on small data). So when a program store is set (``jaxlr.enable_compilation_cache``
-sets one next to JAX's cache), the traced and lowered program is kept there too, serialized with
-``jax.export``: a fresh process deserializes it (milliseconds), the persistent cache supplies the
-executable, and nothing of jaxlr's is traced again. Anything that cannot be kept (a user's optax
-transformation, a sharded run, a missing ``flatbuffers``) takes the traced path. This module
-never touches files: the store does (``jaxlr._api.cache.ProgramStore``).
+``call(kind, static, state, *args)`` runs ``engine.run``. In a process, each signature is compiled
+once. Across processes, jaxlr keeps its own compiled executables (``set_executables``; the store,
+on by default, is ``jaxlr._api.cache.ProgramStore``): a fresh process loads one in ~0.1 s where
+tracing, lowering and compiling take 0.4-2 s, and it keeps the loop state's shapes too
+(``kept_shapes``), so nothing of jaxlr's is traced. JAX's global configuration is never touched.
+Next to that, when ``jaxlr.enable_compilation_cache`` turned on JAX's persistent cache, the
+traced and lowered programs are kept with ``jax.export`` (``set_store``): they serve where
+executables cannot be serialized. Anything that cannot be kept (a user's optax transformation, a
+sharded run) is compiled in every process. This module never touches files: the stores do.
 """
 
 from __future__ import annotations
@@ -62,6 +62,9 @@ class _Kept:
         self.loaded: dict = {}  # signature -> (callable on flat leaves, output treedef)
         self.called: set = set()  # signatures called once in this process
         self.damage_reported = False
+        self.executables = None  # jaxlr's own store of compiled executables (see ``set_executables``)
+        self.compiled: dict = {}  # signature -> jax.stages.Compiled, loaded or compiled in this process
+        self.shapes: dict = {}  # key -> pytree of ShapeDtypeStruct, loaded or traced in this process
 
     def set_store(self, store, jax_cache=None) -> None:
         self.store, self.jax_cache = store, jax_cache
@@ -83,12 +86,19 @@ class _Kept:
                           stacklevel=outside_stacklevel())
         self.store = None
 
-    def damaged(self) -> None:
+    def damaged(self, directory=None) -> None:
         """One warning per process for damaged cache entries (removed: the next run keeps afresh)."""
         if not self.damage_reported:
             self.damage_reported = True
-            warnings.warn(f"jaxlr: damaged entries of the compilation cache in {self.jax_cache.directory} were removed and "
+            directory = directory or getattr(self.jax_cache, "directory", None) or getattr(self.store, "directory", "")
+            warnings.warn(f"jaxlr: damaged entries of the compilation cache in {directory} were removed and "
                           "their programs compiled afresh", RuntimeWarning, stacklevel=outside_stacklevel())
+
+    def stop_keeping_executables(self, reason: str) -> None:
+        if self.executables is not None:
+            warnings.warn(f"jaxlr: compiled programs are not kept across processes: {reason}", RuntimeWarning,
+                          stacklevel=outside_stacklevel())
+        self.executables = None
 
     def first_call(self, key, fn, *args):
         """``fn(*args)``; on the first call of ``key`` in this process, JAX's warnings about an
@@ -130,6 +140,107 @@ def set_store(store, jax_cache=None) -> None:
     """Keep traced programs in ``store`` (None: trace in every process); ``jax_cache``: JAX's
     persistent cache as jaxlr turned it on, whose damaged entries are removed when read."""
     KEPT.set_store(store, jax_cache)
+
+
+def set_executables(store) -> None:
+    """Keep compiled executables in ``store`` (an object with ``key``, ``load``, ``save`` and
+    ``discard``, as for ``set_store``; None: compile in every process)."""
+    KEPT.executables = store
+    KEPT.compiled.clear()
+    KEPT.shapes.clear()
+
+
+def _signature(kind: str, static, treedef, leaves) -> tuple:
+    """What a compiled executable depends on besides jaxlr's source and JAX's version (the store's
+    key adds those): the device kind, x64, the XLA options, the solver and the argument shapes."""
+    device = jax.devices()[0]
+    return (jax.default_backend(), device.device_kind, len(jax.devices()), bool(jax.config.jax_enable_x64), kind,
+            repr(OPTIONS[kind]), repr(static), str(treedef), [(tuple(a.shape), str(a.dtype)) for a in leaves])
+
+
+def _read(store, name: str):
+    """The unpickled entry ``name`` of ``store``, or None (missing, or damaged: then removed, with
+    one warning per process)."""
+    try:
+        blob = store.load(name)
+    except OSError as err:
+        KEPT.stop_keeping_executables(f"cannot read {err.filename or store}: {err.strerror or err}")
+        return None
+    if blob is None:
+        return None
+    try:
+        return pickle.loads(blob)
+    except Exception:
+        store.discard(name)
+        KEPT.damaged(getattr(store, "directory", None))
+        return None
+
+
+def _write(store, name: str, value) -> None:
+    try:
+        store.save(name, pickle.dumps(value))
+    except Exception as err:  # read-only or full: keep running, stop keeping
+        KEPT.stop_keeping_executables(f"cannot keep a program ({type(err).__name__}: {err})")
+
+
+def kept_shapes(parts, trace):
+    """``trace()`` (a pytree of ``jax.ShapeDtypeStruct``: shapes found by tracing), kept in the
+    executable store under ``parts`` so that a fresh process with a kept program traces nothing."""
+    key = repr(parts)
+    shapes = KEPT.shapes.get(key)
+    store = KEPT.executables
+    if shapes is None and store is not None:
+        name = "shapes-" + store.key(("shapes", jax.default_backend(), bool(jax.config.jax_enable_x64), key))
+        shapes = _read(store, name)
+        if shapes is None:
+            shapes = trace()
+            if KEPT.executables is not None:
+                _write(store, name, shapes)
+    if shapes is None:
+        shapes = trace()
+    KEPT.shapes[key] = shapes
+    return shapes
+
+
+def _load_or_compile(store, kind: str, static, state, args, treedef, leaves):
+    """The compiled program: deserialized from ``store`` when kept there (no tracing, lowering or
+    XLA compile), else compiled and kept for the next process."""
+    from jax.experimental import serialize_executable as executables
+
+    name = "exe-" + store.key(_signature(kind, static, treedef, leaves))
+    entry = _read(store, name)
+    if entry is not None:
+        try:
+            uses_lapack, serialized = entry
+            if uses_lapack:
+                _initialize_lapack()
+            compiled = executables.deserialize_and_load(*serialized)
+            jax.monitoring.record_event(LOADED_EVENT)  # the CLI's run.json counts these as cache hits
+            return compiled
+        except Exception:  # written by another build of XLA, or damaged
+            store.discard(name)
+            KEPT.damaged(getattr(store, "directory", None))
+    compiled = KEPT.first_call(("compile", name), lambda: PROGRAMS[kind].lower(state, *args, static).compile())
+    if KEPT.executables is not None:
+        try:
+            entry = ("lapack" in compiled.as_text(), executables.serialize(compiled))
+        except Exception:  # this backend cannot serialize: the traced-program store (if on) serves
+            KEPT.executables = None
+            return compiled
+        _write(store, name, entry)
+    return compiled
+
+
+LOADED_EVENT = "/jaxlr/programs/executable_loaded"
+
+
+def _initialize_lapack() -> None:
+    """jaxlib's CPU LAPACK kernels (Newton's Cholesky) find their LAPACK routines when a program
+    using them is lowered; a loaded executable skips lowering, and calling it before this
+    segfaults."""
+    from jax._src.lax.linalg import initialize_lapack
+
+    initialize_lapack()
 
 
 def _flat(static, treedef, holder: dict):
@@ -180,6 +291,14 @@ def _load_or_keep(store, kind, static, leaves, treedef, n_state):
 def call(kind: str, static, state, *args):
     """``engine.run(state, *args, static)`` compiled with ``kind``'s options (kept across processes
     when a store is set and the program can be serialized)."""
+    executables = KEPT.executables
+    if executables is not None and static.solver.serializable and not _sharded(args):
+        leaves, treedef = jax.tree_util.tree_flatten((state, *args))
+        key = (kind, static, treedef, tuple((a.shape, str(getattr(a, "dtype", type(a)))) for a in leaves))
+        compiled = KEPT.compiled.get(key)
+        if compiled is None:
+            compiled = KEPT.compiled[key] = _load_or_compile(executables, kind, static, state, args, treedef, leaves)
+        return compiled(state, *args)
     store = KEPT.usable_store()
     if KEPT.jax_cache is None and store is None:
         return PROGRAMS[kind](state, *args, static)
@@ -199,4 +318,4 @@ def _sharded(args) -> bool:
     return any(isinstance(a, jax.Array) and len(a.sharding.device_set) > 1 for a in jax.tree_util.tree_leaves(args))
 
 
-__all__ = ["call", "set_store", "outside_stacklevel", "program_kind", "PROGRAMS", "OPTIONS", "CPU_OPTIONS", "SMALL_CPU_OPTIONS"]
+__all__ = ["call", "set_store", "set_executables", "kept_shapes", "outside_stacklevel", "program_kind", "PROGRAMS", "OPTIONS", "CPU_OPTIONS", "SMALL_CPU_OPTIONS"]

@@ -17,22 +17,22 @@ from __future__ import annotations
 
 from typing import Any
 
-import optax
+import sys
 
-from .first_order import FirstOrder, Transformation
+from .first_order import FirstOrder, Transformation, optax_factory
 from .fista import Fista
 from .lbfgs import Lbfgs
 from .newton import NEWTON_MAX_PARAMS, Newton
 from .steps import Solver
 
 SOLVERS: dict[str, Solver] = {s.name: s for s in (
-    FirstOrder("gd", make=optax.sgd),
-    FirstOrder("momentum", make=lambda lr: optax.sgd(lr, momentum=0.9)),
-    FirstOrder("nesterov", make=lambda lr: optax.sgd(lr, momentum=0.9, nesterov=True)),
-    FirstOrder("adam", make=optax.adam),
-    FirstOrder("adamw", make=lambda lr: optax.adamw(lr, weight_decay=0.0)),
-    FirstOrder("adagrad", make=optax.adagrad),
-    FirstOrder("rmsprop", make=optax.rmsprop),
+    FirstOrder("gd", make=optax_factory("sgd")),
+    FirstOrder("momentum", make=optax_factory("sgd", momentum=0.9)),
+    FirstOrder("nesterov", make=optax_factory("sgd", momentum=0.9, nesterov=True)),
+    FirstOrder("adam", make=optax_factory("adam")),
+    FirstOrder("adamw", make=optax_factory("adamw", weight_decay=0.0)),
+    FirstOrder("adagrad", make=optax_factory("adagrad")),
+    FirstOrder("rmsprop", make=optax_factory("rmsprop")),
     Lbfgs("lbfgs"),
     Newton("newton"),
     Fista("fista"),
@@ -45,7 +45,8 @@ def get(spec: Any) -> Solver | None:
     for anything else (the caller words the error)."""
     if isinstance(spec, Solver):
         return spec
-    if isinstance(spec, optax.GradientTransformation):
+    optax = sys.modules.get("optax")  # not imported: a user cannot have passed an optax object
+    if optax is not None and isinstance(spec, optax.GradientTransformation):
         return Transformation(type(spec).__name__, transformation=spec)
     if callable(spec) and not isinstance(spec, str):
         return FirstOrder(getattr(spec, "__name__", "factory"), make=spec, serializable=False)

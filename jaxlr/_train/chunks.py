@@ -67,11 +67,12 @@ class _ProcessCache:
 
     def state_template(self, design, y, W, lanes, theta0, control, static):
         """A zero ``LoopState`` of the right shapes (the program builds the real one when ``fresh``)."""
-        key = (static, jax.tree_util.tree_structure((design, lanes)),
-               tuple((a.shape, a.dtype) for a in jax.tree_util.tree_leaves((design, y, W, lanes, theta0))))
+        key = (repr(static), str(jax.tree_util.tree_structure((design, lanes))),
+               tuple((a.shape, str(a.dtype)) for a in jax.tree_util.tree_leaves((design, y, W, lanes, theta0))))
         shapes = self.state_shapes.get(key)
-        if shapes is None:
-            shapes = jax.eval_shape(lambda *a: init_state(*a, static), design, y, W, lanes, theta0, control)
+        if shapes is None:  # kept with the compiled programs: a fresh process traces nothing
+            shapes = _programs.kept_shapes(key, lambda: jax.eval_shape(lambda *a: init_state(*a, static), design, y, W,
+                                                                       lanes, theta0, control))
             self.state_shapes[key] = shapes
         return jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
 

@@ -60,17 +60,24 @@ def chunk_size_for(n_models: int, n_samples: int, n_outputs: int, n_params: int,
     per_model = (solver.lane_arrays(n_outputs) * n_samples * n_outputs + min(steps, HISTORY_SIZE)
                  + solver.state_floats(n_params))
     per_model = int(per_model * itemsize)
-    return int(max(1, min(n_models, memory_budget // max(1, per_model))))
+    most = int(max(1, min(n_models, memory_budget // max(1, per_model))))
+    # chunks of even width: 64 models with room for 51 ran as 51 + 13 lanes, the second chunk at
+    # a quarter of the products' width for the same fixed cost per step; 2 x 32 is 1.25x faster
+    return -(-n_models // -(-n_models // most))
 
 
-def use_transpose(solver, batch_size, mesh, is_sparse_x: bool = False) -> bool:
+def use_transpose(solver, batch_size, mesh, is_sparse_x: bool = False, steps: int = 2) -> bool:
     """A row-major copy of X^T speeds up X^T R 2-7x on XLA:CPU (bench/README.md); it costs a
     second copy of X and a host transpose, worth it for solvers that take many gradient passes
     (``Solver.reads_transpose``). Not on accelerators (their matmuls read either layout at full
     speed), not for minibatches (they read rows). Sparse X: the chunked columns turn X^T R from a
-    scatter into a gather (and serve gram), on every backend and for every full-batch solver."""
+    scatter into a gather, for every full-batch solver, except on CPU: there XLA's scatter-add
+    of the rows' chunks is as fast for one lane and ~2x faster for 8-16 lanes, and the columns
+    cost a CSC copy (203 ms against 26 ms to build 2.5M non-zeros; bench/README.md)."""
+    if steps < 2:  # the copy pays for itself from the second gradient pass on
+        return False
     if is_sparse_x:
-        return batch_size is None
+        return batch_size is None and jax.default_backend() != "cpu"
     return jax.default_backend() == "cpu" and batch_size is None and solver.reads_transpose
 
 
@@ -114,7 +121,7 @@ def prepare(X, y, W, *, transpose: bool, mesh=None) -> Prepared:
     Xp = _pad_matrix(X, rows, cols)
     yp, Wp = _padded_labels_and_weights(y, W, rows)
     if mesh is None:
-        return Prepared(dense(Xp, transpose=transpose, on_device=large), jax.device_put(yp), jax.device_put(Wp),
+        return Prepared(dense(Xp, transpose=transpose), jax.device_put(yp), jax.device_put(Wp),
                         m, n, None)
     design = DenseDesign(_mesh.put(Xp, mesh, _mesh.spec(mesh, "data", None)),
                          _mesh.put(np.ascontiguousarray(Xp.T), mesh, _mesh.spec(mesh, None, "data"))

@@ -72,7 +72,7 @@ class Trainer:
         self.scaling = Scaling(X, data.row_weight, data.n_classes, center) if options.standardize else None
         if self.scaling is not None:
             X = self.scaling.apply(X)
-        transpose = use_transpose(options.solver, options.batch_size, options.mesh, data.is_sparse)
+        transpose = use_transpose(options.solver, options.batch_size, options.mesh, data.is_sparse, options.steps)
         self.prepared = prepare(X, data.y, self.W, transpose=transpose, mesh=options.mesh)
         self.static = Static(options.solver, options.batch_size, data.n_outputs, resample)
 

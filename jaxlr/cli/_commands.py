@@ -31,7 +31,7 @@ def _setup_jax(args) -> tuple:
 
     import jax
 
-    from .._api.cache import enable_compilation_cache
+    from .._api.cache import enable_compilation_cache, set_program_cache
     from ..distributed import initialize_from_args
     from . import _report
 
@@ -45,6 +45,7 @@ def _setup_jax(args) -> tuple:
         cache_dir = enable_compilation_cache(args.cache_dir) if args.use_cache else None
     if cache_dir is None:  # off means off, also for a cache configured through JAX's own settings
         jax.config.update("jax_enable_compilation_cache", False)
+        set_program_cache(None)
     return _report.CompileStats().install(), cache_dir, list(caught)
 
 

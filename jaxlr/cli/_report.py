@@ -363,8 +363,8 @@ def params_arrays(result, feature_names: Sequence[str], classes: Sequence) -> di
 
 
 class CompileStats:
-    """Compilation time and persistent-cache hits in this process, from ``jax.monitoring``
-    events (for ``run.json``); ``install()`` starts listening."""
+    """Compilation time and persistent-cache hits (JAX's cache, or a program jaxlr kept) in this
+    process, from ``jax.monitoring`` events (for ``run.json``); ``install()`` starts listening."""
 
     def __init__(self):
         self.hits = self.misses = 0
@@ -374,8 +374,10 @@ class CompileStats:
     def install(self):
         import jax
 
+        from .._core.programs import LOADED_EVENT
+
         def on_event(event, **_):
-            if event == "/jax/compilation_cache/cache_hits":
+            if event in ("/jax/compilation_cache/cache_hits", LOADED_EVENT):  # JAX's executables, or jaxlr's
                 self.hits += 1
             elif event == "/jax/compilation_cache/cache_misses":
                 self.misses += 1

@@ -144,3 +144,12 @@ def test_sparse_design_keeps_float32():
     w = np.ones(X.shape[1], np.float32)
     assert D.matmul(w).dtype == np.float32 and D.rmatmul(np.ones(X.shape[0], np.float32)).dtype == np.float32
     np.testing.assert_allclose(D.matmul(w), X.astype(np.float32) @ w, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape", [(7, 3), (1000, 70), (1537, 64), (0, 5)])
+def test_the_host_transpose_is_x_transposed(shape):
+    from jaxlr._core.design import transposed
+
+    X = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
+    out = transposed(X)
+    assert out.flags.c_contiguous and np.array_equal(out, X.T)

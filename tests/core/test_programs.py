@@ -49,8 +49,9 @@ def test_kept_programs_trace_nothing_and_a_damaged_cache_warns_once_and_heals(tm
     assert first["traces"] == 2 and second["traces"] == 0  # fit's and the sweep's program
     assert second["coef"] == first["coef"] and second["sweep"] == first["sweep"]
     assert not first["warnings"] and not second["warnings"]
-    assert len(list((cache / "jaxlr-programs").glob("*.bin"))) == 2
-    damaged = [*(cache / "jaxlr-programs").glob("*.bin"), *cache.glob("jit_*-cache")]
+    assert len(list((cache / "executables").glob("exe-*.bin"))) == 2  # the two programs, compiled
+    assert len(list((cache / "executables").glob("shapes-*.bin"))) == 2  # and their loop states' shapes
+    damaged = [*(cache / "executables").glob("*.bin"), *cache.glob("jit_*-cache")]
     assert len(damaged) >= 4
     for entry in damaged:
         entry.write_bytes(entry.read_bytes()[:100])
@@ -97,3 +98,68 @@ def test_a_file_where_the_program_store_belongs_runs_without_it(tmp_path):
         assert "not kept across processes" in str(caught[0].message)
     finally:
         programs.set_store(None)
+
+
+PLAIN = """
+import json, sys, warnings
+import numpy as np
+import jax
+traced = []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda event, duration, fun_name=None, **_: traced.append(fun_name)
+    if event == "/jax/core/compile/jaxpr_trace_duration" else None)
+import jaxlr
+rng = np.random.default_rng(0)
+X = rng.standard_normal((90, 5)); y = rng.integers(0, 3, 90)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    newton = jaxlr.fit(X, y, l2=0.01, solver="newton")  # LAPACK's Cholesky in a loaded executable
+    lbfgs = jaxlr.fit(X, (y > 0).astype(int), l2=0.01, solver="lbfgs")
+print("JSON" + json.dumps({"traces": len(traced), "newton": np.asarray(newton.coef).tolist(),
+                           "lbfgs": np.asarray(lbfgs.coef).tolist(), "warnings": [str(w.message) for w in caught],
+                           "jax_cache": jax.config.jax_compilation_cache_dir}))
+"""
+
+
+def _plain(env_extra, base=None):
+    env = {**(os.environ if base is None else base), "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu", **env_extra}
+    proc = subprocess.run([sys.executable, "-c", PLAIN], capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("JSON")][-1][4:])
+
+
+def test_the_python_api_keeps_its_compiled_programs_by_default(tmp_path):
+    """Without ``enable_compilation_cache``: a second process loads the compiled programs (Newton's
+    with its LAPACK calls included) and traces nothing, with the same models; JAX's configuration
+    is left alone; ``JAXLR_CACHE_DIR=""`` keeps nothing anywhere."""
+    home = {"XDG_CACHE_HOME": str(tmp_path / "xdg")}
+    env = {k: v for k, v in os.environ.items() if k != "JAXLR_CACHE_DIR"}
+    first = _plain(home, env)
+    second = _plain(home, env)
+    assert first["traces"] > 0 and second["traces"] == 0
+    assert second["newton"] == first["newton"] and second["lbfgs"] == first["lbfgs"]
+    assert not first["warnings"] and not second["warnings"]
+    assert first["jax_cache"] is None and second["jax_cache"] is None
+    kept = tmp_path / "xdg" / "jaxlr" / "executables"
+    assert len(list(kept.glob("exe-*.bin"))) == 2
+    off = _plain({"JAXLR_CACHE_DIR": "", "XDG_CACHE_HOME": str(tmp_path / "off")})
+    assert off["traces"] > 0 and off["newton"] == first["newton"]
+    assert not (tmp_path / "off").exists()
+
+
+def test_the_program_store_keeps_to_its_size_bound_least_recently_used_first(tmp_path):
+    import time
+
+    from jaxlr._api.cache import ProgramStore
+
+    store = ProgramStore(str(tmp_path), max_bytes=2500)
+    store.save("a", b"x" * 1000)
+    time.sleep(0.02)
+    store.save("b", b"x" * 1000)
+    time.sleep(0.02)
+    assert store.load("a") == b"x" * 1000  # a is now the most recently used
+    time.sleep(0.02)
+    store.save("c", b"x" * 1000)  # 3000 > 2500: b, the least recently used, goes
+    assert store.load("b") is None
+    assert store.load("a") is not None and store.load("c") is not None

@@ -65,6 +65,19 @@ def test_row_buckets_are_few_and_tight():
     assert len(set(sizes)) <= 40
 
 
+def test_chunks_are_even():
+    """Models that need two chunks are split evenly (64 with room for 51: 32 + 32, not 51 + 13,
+    whose second chunk pays a whole chunk's fixed cost per step for a quarter of the lanes)."""
+    from jaxlr._core.solvers import SOLVERS
+
+    args = dict(n_samples=1000, n_outputs=1, n_params=11, steps=10, itemsize=8, solver=SOLVERS["gd"])
+    per_model = layout.chunk_size_for(10**6, memory_budget=10**9, **args)  # models per 1e9 bytes
+    budget = int(10**9 * 51 / per_model) + 1  # room for 51 models
+    assert layout.chunk_size_for(51, memory_budget=budget, **args) == 51
+    assert layout.chunk_size_for(64, memory_budget=budget, **args) == 32
+    assert layout.chunk_size_for(103, memory_budget=budget, **args) == 35  # 35 + 35 + 33
+
+
 def test_chunk_size_for_bounds():
     args = dict(n_samples=1000, n_outputs=1, n_params=5, steps=10, itemsize=8, solver=SOLVERS["gd"])
     assert layout.chunk_size_for(7, memory_budget=1, **args) == 1  # never zero
