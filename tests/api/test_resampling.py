@@ -280,3 +280,17 @@ def test_no_resamples_by_rows_weight_matrix_on_the_host():
         tracemalloc.stop()
     assert r.used.all()
     assert peak < B * m * 8 / 4, peak
+
+
+def test_all_resamples_are_lanes_of_one_program():
+    """The fit on all rows, the resamples and the jackknife: one training program, and a second
+    call (other seeds, another count in the same lane bucket) compiles nothing."""
+    from conftest import traces
+
+    X, y = _data(m=77, n=7, seed=9, coef=(1.0, -1.0, 0.5, 0.2, 0.0, 0.0, 0.0))
+    before = traces()
+    jaxlr.bootstrap(X, y, n_resamples=40, method="bca", seed=1, l2=1e-2)
+    assert traces() - before <= 1
+    before = traces()
+    jaxlr.bootstrap(X, y, n_resamples=41, method="bca", seed=2, l2=1e-1)
+    assert traces() == before
