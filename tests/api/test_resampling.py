@@ -166,6 +166,17 @@ def test_permutation_test_equals_scikit_learn(shuffled):
     assert (s, pv) == (r.score, r.pvalue) and r.fold_scores.shape == (26, 5)
 
 
+def test_the_estimator_form_in_scikit_learns_permutation_test_agrees():
+    from sklearn.model_selection import permutation_test_score
+
+    X, y = _balanced()
+    score, perm, pvalue = permutation_test_score(jaxlr.LogisticRegression(C=1.0, tol=1e-10), X, y,
+                                                 n_permutations=5, random_state=3)
+    r = jaxlr.permutation_test(X, y, n_permutations=5, seed=3, l2=1 / 80, tol=1e-10)
+    assert (r.score, r.pvalue) == pytest.approx((score, pvalue), abs=1e-12)
+    np.testing.assert_allclose(r.permutation_scores, perm, atol=1e-12)
+
+
 def test_permutation_test_fold_lanes_are_fits_on_permuted_labels():
     from jaxlr._api.permutation import stratified_folds
 
