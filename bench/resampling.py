@@ -121,6 +121,30 @@ def jaxlr_side(names, quick: bool, tiny: bool, repeat: int) -> dict:
     return out
 
 
+MEMORY_CODE = """
+import json, resource, time, numpy as np, jaxlr
+rng = np.random.default_rng(0)
+X = rng.standard_normal(({m}, {n})).astype(np.float32)
+y = (X[:, 0] - X[:, 1] + rng.logistic(size={m}) > 0).astype(int)
+start = time.perf_counter()
+r = jaxlr.bootstrap(X, y, n_resamples={B}, chunk_size={chunk}, solver="newton")
+print(json.dumps({{"seconds": time.perf_counter() - start, "used": int(r.used.sum()),
+                  "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}}))
+"""
+
+
+def memory(m: int = 100_000, n: int = 20, resamples=(64, 256), chunk: int = 32) -> list[dict]:
+    """Peak RSS of ``bootstrap`` in fresh processes at two resample counts, ``chunk`` lanes at a
+    time: the weights are drawn in the program, so the peak follows the chunk, not
+    ``n_resamples x n_samples`` (float32: an (n_resamples, m) matrix would be 4 m B bytes)."""
+    rows = []
+    for B in resamples:
+        out = run_fresh(MEMORY_CODE.format(m=m, n=n, B=B, chunk=chunk), timeout=3600)
+        rows.append({"m": m, "n": n, "n_resamples": B, "chunk_size": chunk, "seconds": out["seconds"],
+                     "peak_rss_bytes": out["peak_rss_bytes"], "weight_matrix_bytes": 4 * m * B, "used": out["used"]})
+    return rows
+
+
 def fits(kind: str, size: dict) -> int:
     """Model fits per call (the lanes: the fit on all rows too)."""
     if kind == "bootstrap":
@@ -166,7 +190,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.resampling", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--tiny", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--memory", action="store_true", help="only the peak-RSS check (bootstrap, 100,000 x 20)")
     args = parser.parse_args(argv)
+    if args.memory:
+        print(json.dumps(memory()))
+        return 0
     res = measure(args.quick or args.tiny, args.tiny)
     print(markdown(res))
     print(json.dumps(res))
