@@ -370,10 +370,10 @@ def bootstrap(args) -> int:
             except ValueError as err:  # e.g. an L1 penalty: no Wald table
                 warnings.warn(f"no Wald intervals: {err}", UserWarning)
     rows = result.rows()
-    for k, row in enumerate(rows):
-        row["wald_std_err"], row["wald_low"], row["wald_high"] = (
-            (float(wald_rows[2][k]), float(wald_rows[0][k]), float(wald_rows[1][k])) if wald_rows is not None
-            else (float("nan"),) * 3)
+    if wald_rows is not None:  # no column of NaNs where there is no Wald table
+        for k, row in enumerate(rows):
+            row["wald_std_err"], row["wald_low"], row["wald_high"] = (
+                float(wald_rows[2][k]), float(wald_rows[0][k]), float(wald_rows[1][k]))
     level = f"{100 * args.confidence_level:g}%"
     nan = np.full(len(rows), np.nan)
     title = (f"jaxlr bootstrap: {level} {args.method} intervals, {int(result.used.sum())} of {result.n_resamples} "
@@ -384,7 +384,8 @@ def bootstrap(args) -> int:
         title, f"bootstrap {args.method}")}
     warnings_ = setup[2] + caught + list(more)
     manifest = _manifest(args, table, t0, setup, result.fit, {
-        "n_models": int(result.n_resamples) + 1, "n_train": int(len(train)),
+        "n_models": 1 + int(result.n_resamples) + (0 if result.jackknife is None else len(result.jackknife)),
+        "n_train": int(len(train)),
         "status_counts": _report.status_counts([str(_status_label(s)) for s in result.status]),
         "warnings": [str(w.message) for w in warnings_]})
     params = dict(coef=result.coef, intercept=result.intercept, status=result.status, seeds=result.seeds,

@@ -79,6 +79,17 @@ def test_permutation_writes_scores_and_histogram(env, data, tmp_path):
     assert (out / "permutation.png").stat().st_size > 1000
 
 
+def test_bootstrap_with_l1_has_no_wald_columns(env, data, tmp_path):
+    out = tmp_path / "bs1"
+    r = run(env, "bootstrap", data, "--target", "label", "--n-resamples", 10, "--l1", 0.01, "--method", "bca",
+            "-q", "--out", out)
+    assert r.returncode == 0, r.stderr
+    assert "no Wald intervals" in r.stderr
+    rows = list(csv.DictReader(open(out / "results.csv")))
+    assert "wald_low" not in rows[0] and all(v != "nan" for row in rows for v in row.values())
+    assert json.load(open(out / "run.json"))["n_models"] == 1 + 10 + 120  # the fit, resamples, jackknife
+
+
 @pytest.mark.parametrize("args, message", [
     (["bootstrap", "--n-resamples", "0"], "--n-resamples must be >= 1"),
     (["bootstrap", "--confidence-level", "1.5"], "--confidence-level must be in (0, 1)"),
