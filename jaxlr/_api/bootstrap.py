@@ -192,7 +192,7 @@ def summarize(result, data: Dataset, seeds, method: str, confidence_level: float
         warnings.warn(f"bootstrap: the fit on the data as given did not finish ({Status(int(status[0])).label}); "
                       "the intervals are centred on an unfinished model. Increase steps or standardize.",
                       ConvergenceWarning, stacklevel=3)
-    unfinished = ~np.isin(boot_status, FINISHED)
+    unfinished = ~np.isin(boot_status, FINISHED) & ~lacking  # those lacking a class: reported above
     if unfinished.any():
         warnings.warn(f"bootstrap: {int(unfinished.sum())} of {n_resamples} resamples did not finish (see status) and "
                       "are left out of the intervals. Increase steps or standardize X.", ConvergenceWarning,

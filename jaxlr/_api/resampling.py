@@ -110,19 +110,27 @@ def resample_weights(resample: Resample, seeds, modes, data: Dataset) -> np.ndar
     return np.asarray(mult).T.astype(data.sample_weight.dtype) * data.sample_weight[None, :]
 
 
-RARE_CLASS = 25  # rows: below this, a class may vanish from a resample (probability about exp(-count))
+NEGLIGIBLE = 1e-10  # a chance per lane of losing a class below which it is not looked for
 BLOCK = 256  # lanes whose weights are recomputed on the host at once (one program for every block)
 
 
 def lanes_missing_a_class(resample: Resample, seeds, modes, data: Dataset) -> np.ndarray:
     """(K,) bool: the lanes whose training weights leave a class without weight (a degenerate
-    model: its intercept runs off or a penalty alone holds it). Only looked for when a class has
-    fewer than ``RARE_CLASS`` weighted rows (else a vanishing class is below 1e-10 per
-    resample); then the weights are recomputed on the host, ``BLOCK`` lanes at a time."""
+    model: its intercept runs off or a penalty alone holds it). Looked for only when a lane may
+    lose a class with a chance above ``NEGLIGIBLE`` (a class of ``c`` rows is missed by a
+    bootstrap resample with chance about ``exp(-c)``, by a subsample with ``(1 - fraction)^c``, by
+    a jackknife fit only when ``c = 1``); then the weights are recomputed on the host, ``BLOCK``
+    lanes at a time."""
+    from .._core.resample import BOOTSTRAP, COMPLEMENT, JACKKNIFE, SUBSAMPLE
+
     seeds, modes = np.asarray(seeds, np.uint32), np.asarray(modes, np.int32)
     codes = np.asarray(data.y).astype(np.int64)
     positive = data.sample_weight > 0
-    if np.bincount(codes[positive], minlength=data.n_classes).min() >= RARE_CLASS:
+    rare = int(np.bincount(codes[positive], minlength=data.n_classes).min())
+    present = set(modes.tolist())
+    miss = max([np.exp(-1.0)] * (BOOTSTRAP in present and resample.n_groups == 1)
+               + [1.0 - resample.fraction] * bool(present & {SUBSAMPLE, COMPLEMENT}), default=0.0)
+    if miss**rare <= NEGLIGIBLE and not (JACKKNIFE in present and rare <= 1):
         return np.zeros(len(seeds), bool)
     onehot = (codes[:, None] == np.arange(data.n_classes)[None, :]).astype(float)
     out = np.zeros(len(seeds), bool)

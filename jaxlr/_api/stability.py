@@ -133,9 +133,11 @@ def stability_dataset(data, *, l1, n_subsamples: int = 100, fraction: float = 0.
     if missing.any():
         warnings.warn(f"stability_selection: {int(missing[:, 0].sum())} of {S} subsamples lack a class and are left "
                       "out of the selection probabilities", UserWarning, stacklevel=2)
-    done = np.isin(status, FINISHED) & ~missing
-    if not done.all():
-        warnings.warn(f"stability_selection: {int((~done).sum())} of {done.size} fits did not finish (see status) "
+    finished = np.isin(status, FINISHED)
+    done = finished & ~missing
+    if (~finished & ~missing).any():  # a fit without a class rarely finishes: reported above already
+        warnings.warn(f"stability_selection: {int((~finished & ~missing).sum())} of {done.size} fits did not "
+                      "finish (see status) "
                       "and are left out of the selection probabilities. Increase steps or standardize X.",
                       ConvergenceWarning, stacklevel=2)
     chosen = coef != 0

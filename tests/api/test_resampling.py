@@ -140,6 +140,20 @@ def test_a_resample_without_a_class_is_reported_and_left_out():
     assert not s.missing_class.any() and s.used.all()
 
 
+def test_a_subsample_without_a_class_is_left_out_of_the_probabilities():
+    X, y = _data(m=100, n=3, seed=6)
+    y = np.zeros(100, int)
+    y[:5] = 1  # a class of 5 rows: a 10% subsample misses it with chance 0.9^5 = 59%
+    X[:5] += 2.0
+    with pytest.warns(UserWarning, match="lack a class"):
+        r = jaxlr.stability_selection(X, y, l1=[0.01], n_subsamples=12, fraction=0.1, seed=0)
+    masks = np.array([r.weights(s) for s in range(12)])
+    kept = masks[:, :5].sum(axis=1) > 0
+    assert 0 < kept.sum() < 12
+    selected = (r.coef[kept, 0] != 0).sum(axis=0) / kept.sum()
+    np.testing.assert_allclose(r.probability[0], selected)
+
+
 def _balanced(m=100, seed=0):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(m, 4))
