@@ -122,7 +122,10 @@ def bootstrap(X, y, *, n_resamples: int = 1000, method: str = "percentile", conf
     at the budget or diverged) are excluded from the intervals with a ``ConvergenceWarning`` and
     reported in ``status``. ``held_out=(X_test, y_test)``: also an interval for the models'
     ``scoring`` (``"accuracy"``, ``"neg_log_loss"``, ``"roc_auc"``) on those rows, the last
-    parameter (``"score (accuracy)"``; each resample's in ``scores``). The other options are
+    parameter (``"score (accuracy)"``; each resample's in ``scores``). ``standardize=True``
+    scales the columns once, by the full data's statistics (as ``sweep``'s folds are), not per
+    resample: with a penalty, resample ``k`` then equals ``jaxlr.fit`` on ``weights(k)`` only
+    without ``standardize`` (or with the columns standardized beforehand). The other options are
     ``jaxlr.fit``'s.
     """
     n_resamples, method, confidence_level, seed, stratify = _check(n_resamples, method, confidence_level, seed,

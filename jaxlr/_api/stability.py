@@ -84,7 +84,8 @@ def stability_selection(X, y, *, l1, n_subsamples: int = 100, fraction: float = 
     ``complementary_pairs=True`` (Shah & Samworth): ``n_subsamples`` pairs of disjoint subsamples
     (``2 * n_subsamples`` fits; ``fraction`` at most 0.5). Sparse X is used as it is. Fits that
     do not finish are left out of the probabilities with a ``ConvergenceWarning`` (``status``
-    keeps them). The other options are ``jaxlr.fit``'s (``solver="auto"`` is FISTA with L1).
+    keeps them). ``standardize=True`` scales the columns once by the full data's statistics, not
+    per subsample. The other options are ``jaxlr.fit``'s (``solver="auto"`` is FISTA with L1).
     """
     _check(l1, n_subsamples, fraction, seed, complementary_pairs, progress)
     return stability_dataset(dataset(X, y, sample_weight, class_weight), l1=l1, n_subsamples=n_subsamples,
