@@ -9,8 +9,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import beyond, cv, first_answer, gd, machine, peers, probe, report, sparse
-from .common import peak_rss_bytes
+from . import beyond, cv, first_answer, gd, lbfgs, machine, peers, probe, report, resampling, sparse
+from .common import peak_rss_bytes, run_fresh
 
 
 def _jsonable(x):
@@ -40,9 +40,13 @@ def run(quick: bool, png: str | None, tiny: bool = False, probe_size: str | None
     sc["png"] = gd.plot(res["gd"], sc, png) if png else None
     res["scaling"] = sc
     res["cv"] = cv.measure(quick, tiny)
+    # counted iterations in float64: a process of its own (x64 on)
+    res["lbfgs"] = run_fresh(f"import json; from bench.lbfgs import measure; print(json.dumps(measure({quick}, {tiny})))",
+                             timeout=1800, env_extra={"JAXLR_CACHE_DIR": ""})
     probe_size = probe_size or ("tiny" if tiny else "quick" if quick else "full")
     res["probe"] = probe.measure(probe_size, sklearn=probe_size != "accelerator")
     res["beyond"] = beyond.measure(quick, tiny)
+    res["resampling"] = resampling.measure(quick, tiny)
     res["first_answer"] = first_answer.measure(1 if tiny else 3, first_answer.CASES[:1] if tiny else None,
                                                cli=not tiny)
     res["limits_end"] = machine.limits(quick, tiny)

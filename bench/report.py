@@ -101,6 +101,14 @@ def markdown(res: dict) -> str:
         from .probe import markdown as probe_markdown
 
         lines += ["", probe_markdown(res["probe"])]
+    if "resampling" in res:
+        from .resampling import markdown as resampling_markdown
+
+        lines += ["", resampling_markdown(res["resampling"])]
+    if "lbfgs" in res:
+        from .lbfgs import markdown as lbfgs_markdown
+
+        lines += ["", lbfgs_markdown(res["lbfgs"])]
     if "beyond" in res:
         from .beyond import markdown as beyond_markdown
 

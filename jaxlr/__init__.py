@@ -6,6 +6,8 @@
     probe = jaxlr.linear_probe(X, y, X_val, y_val)            # a C grid scored on a validation set
     probe.best, probe.best_params                             # the best model, kept, and its C
     jaxlr.predict_proba(result, X)
+    jaxlr.bootstrap(X, y, n_resamples=1000)                   # resamples, permutations, subsamples:
+    jaxlr.permutation_test(X, y, n_permutations=100)          # lanes of one compiled program too
 
 The house: ``jaxlr/_core`` is the pure compiled core (solvers, the one loop driver), ``jaxlr/_train``
 the one entrance to it (data, options and grid checked once, then ``train``), ``jaxlr/_api`` the
@@ -22,12 +24,16 @@ __version__ = "0.3.0"
 
 from . import losses as losses
 from . import metrics as metrics
+from ._api.bootstrap import BootstrapResult as BootstrapResult
+from ._api.bootstrap import bootstrap as bootstrap
 from ._api.cache import enable_compilation_cache as enable_compilation_cache
 from ._api.cache import set_program_cache as set_program_cache
 from ._api.fit import fit as fit
 from ._api.fit import fit_many as fit_many
 from ._api.inference import InferenceTable as InferenceTable
 from ._api.inference import inference as inference
+from ._api.permutation import PermutationResult as PermutationResult
+from ._api.permutation import permutation_test as permutation_test
 from ._api.predict import predict as predict
 from ._api.probe import linear_probe as linear_probe
 from ._api.predict import predict_proba as predict_proba
@@ -35,6 +41,8 @@ from ._api.search import choice as choice
 from ._api.search import loguniform as loguniform
 from ._api.search import uniform as uniform
 from ._api.solve import solve as solve
+from ._api.stability import StabilityResult as StabilityResult
+from ._api.stability import stability_selection as stability_selection
 from ._api.sweep import sweep as sweep
 from ._core.losses import binary_cross_entropy as binary_cross_entropy
 from ._core.losses import objective as objective
@@ -50,10 +58,12 @@ from ._train.results import SweepResult as SweepResult
 _ESTIMATORS = ("LogisticRegression", "LogisticRegressionCV")
 
 __all__ = [
-    "ConvergenceWarning", "FitResult", "InferenceTable", "LogisticRegression", "LogisticRegressionCV",
-    "Options", "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult",
-    "binary_cross_entropy", "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "linear_probe",
-    "loguniform", "losses", "metrics", "objective", "predict", "predict_proba", "set_program_cache", "solve", "sweep",
+    "BootstrapResult", "ConvergenceWarning", "FitResult", "InferenceTable", "LogisticRegression",
+    "LogisticRegressionCV", "Options", "Params", "PerfectSeparationWarning", "PermutationResult", "STATUS_NAMES",
+    "StabilityResult", "Status", "SweepResult", "binary_cross_entropy", "bootstrap", "choice",
+    "enable_compilation_cache", "fit", "fit_many", "inference", "linear_probe", "loguniform", "losses", "metrics",
+    "objective", "permutation_test", "predict", "predict_proba", "set_program_cache", "solve", "stability_selection",
+    "sweep",
     "uniform",
 ]
 

@@ -7,6 +7,7 @@ import sys
 import jaxlr
 
 PUBLIC = {
+    "BootstrapResult", "PermutationResult", "StabilityResult", "bootstrap", "permutation_test", "stability_selection",
     "ConvergenceWarning", "FitResult", "InferenceTable", "LogisticRegression", "LogisticRegressionCV",
     "Options", "Params", "PerfectSeparationWarning", "STATUS_NAMES", "Status", "SweepResult", "binary_cross_entropy",
     "choice", "enable_compilation_cache", "fit", "fit_many", "inference", "linear_probe", "loguniform", "losses",

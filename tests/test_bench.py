@@ -48,6 +48,12 @@ def test_bench_runs_on_tiny_shapes(tmp_path):
     assert probe["size"] == "tiny" and "Linear probe (tiny)" in table
     assert len(probe["jaxlr"]["accuracy"]) == len(probe["sklearn"]["accuracy"]) == probe["spec"]["n_C"]
     assert probe["agree"] and probe["jaxlr"]["first_call_s"] >= probe["jaxlr"]["compile_s"] >= 0
+    resampling = res["resampling"]  # each method against its peer loop, time and fits/s
+    assert [r["method"] for r in resampling["rows"]] == ["bootstrap", "permutation", "stability"]
+    assert all(r["jaxlr_s"] > 0 and r["peer_s"] > 0 for r in resampling["rows"]) and "| resampling, warm |" in table
+    lbfgs = res["lbfgs"]  # iterations to the optimum, both sides counted on the same objective
+    assert len(lbfgs["rows"]) == 2 and "L-BFGS iterations to an objective gap" in table
+    assert lbfgs["rows"][0]["jaxlr_iterations"] and lbfgs["rows"][0]["scipy_iterations"]
     beyond = res["beyond"]
     assert beyond["hypergradient"]["max_relative_error"] <= 1e-4 and "successive halving" in table
     assert beyond["halving"][0]["steps_from_best"] <= 1

@@ -46,7 +46,7 @@ def quiet(fn):
 
 
 @pytest.mark.parametrize("path", ["fit", "fit_many", "sweep", "sweep folds halving", "LogisticRegression",
-                                  "LogisticRegressionCV"])
+                                  "LogisticRegressionCV", "bootstrap", "permutation_test", "stability_selection"])
 def test_x_is_validated_and_padded_once(cancer, counted, path):
     X, y = cancer
     calls = {
@@ -58,6 +58,9 @@ def test_x_is_validated_and_padded_once(cancer, counted, path):
         "LogisticRegression": lambda: jaxlr.LogisticRegression().fit(X, y),
         "LogisticRegressionCV": lambda: jaxlr.LogisticRegressionCV(Cs=4, cv=3, l1_ratios=None, scoring="accuracy",
                                                                    use_legacy_attributes=False).fit(X, y),
+        "bootstrap": lambda: jaxlr.bootstrap(X, y, n_resamples=8, method="bca", l2=0.01),
+        "permutation_test": lambda: jaxlr.permutation_test(X, y, n_permutations=3, cv=3, l2=0.01),
+        "stability_selection": lambda: jaxlr.stability_selection(X, y, l1=[0.1, 0.01], n_subsamples=3),
     }
     quiet(calls[path])
     assert counted == {"validate": 1, "pad": 1, "trainer": 1}
@@ -84,7 +87,10 @@ print("JSON" + json.dumps([code, counts]))
 
 
 @pytest.mark.parametrize("command", [["fit", "--l2", "0.01"], ["sweep", "--l2", "0.01,0.1", "--folds", "3",
-                                                               "--halving", "2", "--steps", "50"]])
+                                                               "--halving", "2", "--steps", "50"],
+                                     ["bootstrap", "--n-resamples", "8", "--l2", "0.01"],
+                                     ["stability", "--l1", "0.1,0.01", "--n-subsamples", "3"],
+                                     ["permutation", "--n-permutations", "3", "--cv", "3"]])
 def test_the_command_line_checks_its_file_once_and_pads_once(tmp_path, command):
     """The file's reader is the one check of X (``_io``: every cell, by line and column); the
     core receives the ``Dataset`` it builds and checks nothing again."""

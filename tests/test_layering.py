@@ -18,10 +18,11 @@ PACKAGE = pathlib.Path(jaxlr.__file__).parent
 # in the packages before its own
 LAYERS = {
     "_core": ["status", "model", "losses", "metrics", "design", "sparse", "steps", "problem", "first_order", "lbfgs",
-              "newton", "active_set", "fista", "solvers", "engine", "programs"],
+              "newton", "active_set", "fista", "solvers", "resample", "engine", "programs"],
     "_train": ["checks", "data", "grid", "results", "mesh", "layout", "scaling", "path", "options", "chunks",
                "scoring", "train"],
-    "_api": ["diagnostics", "predict", "fit", "search", "halving", "sweep", "probe", "solve", "inference", "cache", "demo"],
+    "_api": ["diagnostics", "predict", "fit", "search", "halving", "sweep", "probe", "solve", "inference", "resampling",
+             "bootstrap", "stability", "permutation", "cache", "demo"],
     "sklearn": ["_params", "_callbacks", "_logistic", "_cv"],
     "cli": ["_errors", "_args", "_io", "_outputs", "_plots", "_report", "_commands", "_main"],
 }

@@ -236,10 +236,15 @@ def inference(result, X, y, alpha: float = 0.05, sample_weight=None, robust: boo
     """
     if not hasattr(result, "config") or not hasattr(result, "coef"):
         raise TypeError(f"result must be a FitResult or a SweepResult, got {type(result).__name__}")
-    batched = bool(getattr(result, "is_sweep", False))
     if feature_names is None and hasattr(X, "columns"):
         feature_names = [str(c) for c in X.columns]
-    ds = dataset(X, y, sample_weight)
+    return inference_dataset(result, dataset(X, y, sample_weight), alpha, robust, feature_names)
+
+
+def inference_dataset(result, ds, alpha: float = 0.05, robust: bool = False, feature_names=None) -> InferenceTable:
+    """``inference`` on a validated ``Dataset`` (the command line checks its file once); its
+    ``sample_weight`` is the fit's."""
+    batched = bool(getattr(result, "is_sweep", False))
     coef, intercept = np.asarray(result.coef), np.asarray(result.intercept)
     n_classes = len(np.asarray(result.classes))
     n_features = coef.shape[int(batched)]
@@ -350,4 +355,4 @@ def _kind(penalized: bool, robust: bool, n_classes: int) -> str:
     return kind + (", relative to the first class" if n_classes > 2 else "")
 
 
-__all__ = ["inference", "InferenceTable", "wald"]
+__all__ = ["inference_dataset", "inference", "InferenceTable", "wald"]

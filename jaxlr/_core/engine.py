@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 
 from .problem import Hyper, Problem, full_objective
+from .resample import multipliers
 from .status import HISTORY_HEAD, HISTORY_SIZE, Status
 from .steps import Solver, l1_norm, optimality_residual
 
@@ -33,6 +34,7 @@ class Lanes(NamedTuple):
     hyper: Hyper
     seed: jax.Array  # uint32: the lane's PRNG key is jax.random.key(seed)
     fold: jax.Array  # int32: the row of the (F, m) training-weight matrix the lane trains on
+    # (with ``Static.resample``: the lane's resampling mode, see ``resample``)
 
 
 class Static(NamedTuple):
@@ -41,6 +43,7 @@ class Static(NamedTuple):
     solver: Solver
     batch_size: int | None
     n_outputs: int  # C: 1 for binary models, the number of classes otherwise
+    resample: Any = None  # a ``resample.Resample``: lanes train on W[0] times weights drawn in-program
 
 
 class Control(NamedTuple):
@@ -92,9 +95,13 @@ def _epoch_order(seed, epoch, n_rows, m):
     return jnp.argsort(jnp.where(jnp.arange(m) < n_rows, u, 2.0)).astype(jnp.int32)
 
 
-def _lane_weights(W, fold):
+def _lane_weights(W, lanes, y, control, static):
     """(m, K) training weights: each lane's row of the (F, m) fold matrix. With one fold the row
-    is broadcast, so lanes share it instead of gathering K copies."""
+    is broadcast, so lanes share it instead of gathering K copies. With ``static.resample``, the
+    data's weights (row 0) times each lane's multipliers, drawn from its seed (``resample``)."""
+    fold = lanes.fold
+    if static.resample is not None:
+        return W[0][:, None] * multipliers(static.resample, lanes.seed, fold, y, control.n_rows, W.shape[1], W.dtype)
     return jnp.broadcast_to(W[0][:, None], (W.shape[1], fold.shape[0])) if W.shape[0] == 1 else W[fold].T
 
 
@@ -116,7 +123,7 @@ def _minibatch_problem(order, t, design, y, S, hyper, control, static):
 
 
 def init_state(design, y, W, lanes: Lanes, theta0, control: Control, static: Static) -> LoopState:
-    problem = _problem(design, y, _lane_weights(W, lanes.fold), lanes.hyper, control, static)
+    problem = _problem(design, y, _lane_weights(W, lanes, y, control, static), lanes.hyper, control, static)
     value0 = full_objective(problem, theta0)
     K = theta0.shape[1]
     if static.batch_size:
@@ -199,7 +206,7 @@ def iterate(state: LoopState, design, y, W, lanes: Lanes, control: Control, stat
     """Advance ``state`` until ``control.stop_at`` (or the budget, or every lane stopping), and
     summarize; a budget of 0 steps summarizes the starting parameters (status max_iter, or done
     without tol)."""
-    S = _lane_weights(W, lanes.fold)
+    S = _lane_weights(W, lanes, y, control, static)
     end = jnp.minimum(control.stop_at, control.steps)
 
     def cond(s):

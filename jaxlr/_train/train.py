@@ -55,9 +55,11 @@ def check_init(init, n_models: int, data: Dataset) -> tuple[np.ndarray, np.ndarr
 
 class Trainer:
     """``data`` standardized (``options.standardize``), padded and placed once for ``grid``'s
-    folds; calling it trains ``grid`` or any subset of it (``Grid.take``)."""
+    folds; calling it trains ``grid`` or any subset of it (``Grid.take``). ``resample`` (a
+    ``_core.resample.Resample``): each lane trains on the data's weights times row multipliers
+    drawn in the program from its seed, its ``fold`` giving the mode (``jaxlr.bootstrap``)."""
 
-    def __init__(self, data: Dataset, options: Options, grid: Grid):
+    def __init__(self, data: Dataset, options: Options, grid: Grid, resample=None):
         self.data, self.options = data, options
         # max_time counts from here, for every call (successive halving's rungs share it)
         self.deadline = None if options.max_time is None else time.perf_counter() + options.max_time
@@ -72,7 +74,7 @@ class Trainer:
             X = self.scaling.apply(X)
         transpose = use_transpose(options.solver, options.batch_size, options.mesh, data.is_sparse, options.steps)
         self.prepared = prepare(X, data.y, self.W, transpose=transpose, mesh=options.mesh)
-        self.static = Static(options.solver, options.batch_size, data.n_outputs)
+        self.static = Static(options.solver, options.batch_size, data.n_outputs, resample)
 
     def __call__(self, grid: Grid, *, init=None, steps: int | None = None, progress: Callable | None = None,
                  checkpoint: Checkpoint | None = None, observe: Callable | None = None) -> SweepResult:

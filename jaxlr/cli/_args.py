@@ -66,9 +66,12 @@ def names(text: str) -> list[str]:
 
 
 KINDS = {"integer": integer, "number": number, "tol": tolerance}
+# the resampling commands run in one process on its devices, on all rows (no held-out split)
+ONE_PROCESS = dict(coordinator_address=None, num_processes=None, process_id=None, distributed=False, mesh=None,
+                   device_mesh=None, test_size=None, split_seed=0)
 
 
-def _add_data_options(parser):
+def _add_data_options(parser, split: bool = True):
     p = parser.add_argument_group("data and output")
     p.add_argument("data", metavar="DATA", help="CSV with a header, Parquet, NumPy .npz or LIBSVM/svmlight file")
     p.add_argument("--target", metavar="COL",
@@ -78,9 +81,11 @@ def _add_data_options(parser):
                    help="directory for results.csv, params.npz, run.json and PNGs (created; its parent must exist; "
                         "default: a new directory jaxlr-COMMAND-DATE-TIME here)")
     p.add_argument("--force", action="store_true", help="replace the results of an earlier run in --out")
-    p.add_argument("--test-size", metavar="F", type=number,
-                   help="hold out this fraction (0 < F < 1) or number of rows for validation metrics")
-    p.add_argument("--split-seed", metavar="N", type=integer, default=0, help="seed of the held-out split (default 0)")
+    if split:
+        p.add_argument("--test-size", metavar="F", type=number,
+                       help="hold out this fraction (0 < F < 1) or number of rows for validation metrics")
+        p.add_argument("--split-seed", metavar="N", type=integer, default=0,
+                       help="seed of the held-out split (default 0)")
     p.add_argument("--class-weight", choices=("balanced",), help="reweight classes to equal total weight")
     p.add_argument("--dtype", choices=("float64", "float32"), default="float64", help="compute dtype (default float64)")
 
@@ -110,7 +115,8 @@ def _add_options(group, command: str):
                                metavar=cli["metavar"], help=help_text)
 
 
-def _add_model_options(parser, command: str):
+def _add_model_options(parser, command: str, options_of: str | None = None, l1: bool = True):
+    """The model's flags (``options_of``: the command whose ``jaxlr.Options`` flags it takes)."""
     many = command == "sweep"
     p = parser.add_argument_group(f"model (keyword arguments of jaxlr.{command})")
     value = numbers if many else number
@@ -119,9 +125,10 @@ def _add_model_options(parser, command: str):
                    help=f"step size of first-order solvers, > 0{several} (default 0.01)")
     p.add_argument("--l2", type=value, default=(0.0,) if many else 0.0, metavar="L2",
                    help=f"ridge penalty 0.5*l2*||w||^2, >= 0{several} (default 0)")
-    p.add_argument("--l1", type=value, default=(0.0,) if many else 0.0, metavar="L1",
-                   help=f"lasso penalty l1*||w||_1, >= 0{several} (default 0)")
-    _add_options(p, command)
+    if l1:
+        p.add_argument("--l1", type=value, default=(0.0,) if many else 0.0, metavar="L1",
+                       help=f"lasso penalty l1*||w||_1, >= 0{several} (default 0)")
+    _add_options(p, options_of or command)
     return p
 
 
@@ -188,6 +195,54 @@ def build_parser(commands: dict) -> argparse.ArgumentParser:
                                       help="reuse finished chunks from an interrupted run in --out")
     add_distributed_arguments(sw)
     _finish_subparser(sw, commands["sweep"])
+
+    bs = sub.add_parser("bootstrap", help="bootstrap intervals for the coefficients: resamples as lanes of one program",
+                        description="Bootstrap confidence intervals (jaxlr.bootstrap) beside the Wald intervals "
+                                    "of jaxlr.inference, on a data file.")
+    _add_data_options(bs, split=False)
+    model = _add_model_options(bs, "bootstrap", options_of="fit")
+    model.add_argument("--n-resamples", type=integer, default=1000, metavar="B", help="resamples (default 1000)")
+    model.add_argument("--method", choices=("percentile", "basic", "bca"), default="percentile",
+                       help="interval (default percentile; bca adds n leave-one-out fits)")
+    model.add_argument("--confidence-level", type=number, default=0.95, metavar="P", help="in (0, 1) (default 0.95)")
+    model.add_argument("--stratify", action="store_true", help="resample within each class")
+    model.add_argument("--seed", type=integer, default=0, metavar="N", help="seed of the resamples (default 0)")
+    _add_run_options(bs)
+    bs.set_defaults(**ONE_PROCESS)
+    _finish_subparser(bs, commands["bootstrap"])
+
+    st = sub.add_parser("stability", help="stability selection: L1 fits on random half-samples across an l1 grid",
+                        description="Selection probability of every feature per l1 value (jaxlr.stability_selection) "
+                                    "on a data file.")
+    _add_data_options(st, split=False)
+    model = _add_model_options(st, "stability_selection", options_of="fit", l1=False)
+    model.add_argument("--l1", type=numbers, required=True, metavar="A,B,...", help="the l1 values, each >= 0")
+    model.add_argument("--n-subsamples", type=integer, default=100, metavar="S", help="subsamples (default 100)")
+    model.add_argument("--fraction", type=number, default=0.5, metavar="F",
+                       help="share of the rows in each subsample, in (0, 1) (default 0.5)")
+    model.add_argument("--complementary-pairs", action="store_true",
+                       help="S pairs of disjoint subsamples (Shah & Samworth; fraction <= 0.5)")
+    model.add_argument("--threshold", type=number, default=0.6, metavar="P",
+                       help="selection probability a stable feature reaches, in (0, 1) (default 0.6)")
+    model.add_argument("--seed", type=integer, default=0, metavar="N", help="seed of the subsamples (default 0)")
+    _add_run_options(st)
+    st.set_defaults(**ONE_PROCESS)
+    _finish_subparser(st, commands["stability"])
+
+    pt = sub.add_parser("permutation", help="permutation test of the cross-validated score: permutations x folds "
+                                            "as lanes of one program",
+                        description="Is the cross-validated score better than chance? (jaxlr.permutation_test, "
+                                    "scikit-learn's permutation_test_score) on a data file.")
+    _add_data_options(pt, split=False)
+    model = _add_model_options(pt, "permutation_test", options_of="fit")
+    model.add_argument("--n-permutations", type=integer, default=100, metavar="P", help="permutations (default 100)")
+    model.add_argument("--cv", type=integer, default=5, metavar="K", help="stratified K-fold (default 5)")
+    model.add_argument("--scoring", choices=("accuracy", "neg_log_loss", "roc_auc"), default="accuracy",
+                       help="held-out score (default accuracy)")
+    model.add_argument("--seed", type=integer, default=0, metavar="N", help="seed of the permutations (default 0)")
+    _add_run_options(pt)
+    pt.set_defaults(**ONE_PROCESS)
+    _finish_subparser(pt, commands["permutation"])
 
     demo = sub.add_parser("demo", help="reproduce the textbook seed experiment, then sweep seeds x learning rates")
     demo.set_defaults(func=commands["demo"])

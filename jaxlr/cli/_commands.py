@@ -314,4 +314,171 @@ def demo(args) -> int:
     return 0
 
 
-__all__ = ["fit", "sweep", "demo"]
+
+
+
+def _resampling(kind: str, args, call):
+    """Run a resampling call under a progress bar, warnings recorded, argument errors named by
+    their options (one process: no gathering)."""
+    import warnings
+
+    progress = _Progress(kind, args.quiet, "model-step")
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            result = call(progress.callback)
+    except (ValueError, TypeError) as err:
+        progress.close(False)
+        raise option_error(err, args.options) from None
+    except BaseException:
+        progress.close(False)
+        raise
+    progress.close(True)
+    return result, list(caught)
+
+
+def bootstrap(args) -> int:
+    """``jaxlr bootstrap``: intervals per parameter beside the Wald intervals of ``inference``."""
+    t0 = time.perf_counter()
+    run_dir = _start(args)
+    table, X, data, train, test = _load(args)
+    setup = _setup_jax(args)
+    import warnings
+
+    import numpy as np
+
+    from .._api.bootstrap import bootstrap_dataset
+    from .._api.inference import inference_dataset
+    from .._api.resampling import settings
+    from . import _plots, _report
+
+    result, caught = _resampling("bootstrap", args, lambda progress: bootstrap_dataset(
+        data, n_resamples=args.n_resamples, method=args.method, confidence_level=args.confidence_level,
+        seed=args.seed, stratify=args.stratify, progress=progress,
+        **settings(args.l2, args.l1, args.learning_rate), **model_options(args)))
+    wald_rows, wald_kind = None, "none"
+    with warnings.catch_warnings(record=True) as more:
+        warnings.simplefilter("always")
+        if data.n_classes != 2:  # softmax: the bootstrap reports centred intercepts, Wald does not
+            warnings.warn("no Wald intervals beside the bootstrap's for more than two classes", UserWarning)
+        else:
+            try:
+                wald = inference_dataset(result.fit, data, alpha=1 - args.confidence_level,
+                                         feature_names=list(table.feature_names))
+                wald_rows = (np.asarray(wald.ci_low), np.asarray(wald.ci_high), np.asarray(wald.std_err))
+                wald_kind = wald.kind
+            except ValueError as err:  # e.g. an L1 penalty: no Wald table
+                warnings.warn(f"no Wald intervals: {err}", UserWarning)
+    rows = result.rows()
+    if wald_rows is not None:  # no column of NaNs where there is no Wald table
+        for k, row in enumerate(rows):
+            row["wald_std_err"], row["wald_low"], row["wald_high"] = (
+                float(wald_rows[2][k]), float(wald_rows[0][k]), float(wald_rows[1][k]))
+    level = f"{100 * args.confidence_level:g}%"
+    nan = np.full(len(rows), np.nan)
+    title = (f"jaxlr bootstrap: {level} {args.method} intervals, {int(result.used.sum())} of {result.n_resamples} "
+             f"resamples\n(Wald: {wald_kind})")
+    figures = {"bootstrap.png": _plots.interval_bars(
+        result.names, result.estimate, result.low, result.high,
+        wald_rows[0] if wald_rows is not None else nan, wald_rows[1] if wald_rows is not None else nan,
+        title, f"bootstrap {args.method}")}
+    warnings_ = setup[2] + caught + list(more)
+    manifest = _manifest(args, table, t0, setup, result.fit, {
+        "n_models": 1 + int(result.n_resamples) + (0 if result.jackknife is None else len(result.jackknife)),
+        "n_train": int(len(train)),
+        "status_counts": _report.status_counts([str(_status_label(s)) for s in result.status]),
+        "warnings": [str(w.message) for w in warnings_]})
+    params = dict(coef=result.coef, intercept=result.intercept, status=result.status, seeds=result.seeds,
+                  names=np.array(result.names), estimate=result.estimate, low=result.low, high=result.high)
+    _publish(args, run_dir, rows, params, figures, manifest)
+    print(result.table())
+    _finish(args, figures, warnings_)
+    return 0
+
+
+def _status_label(code) -> str:
+    from .._core.status import Status
+
+    return Status(int(code)).label
+
+
+def stability(args) -> int:
+    """``jaxlr stability``: selection probabilities per feature and l1, and the stability path."""
+    t0 = time.perf_counter()
+    run_dir = _start(args)
+    table, X, data, train, test = _load(args)
+    setup = _setup_jax(args)
+    import numpy as np
+
+    from .._api.resampling import check_open_unit
+    from .._api.stability import stability_dataset
+    from . import _plots, _report
+
+    try:
+        threshold = check_open_unit("threshold", args.threshold)
+    except ValueError as err:
+        raise option_error(err, args.options) from None
+    result, caught = _resampling("stability", args, lambda progress: stability_dataset(
+        data, l1=args.l1, n_subsamples=args.n_subsamples, fraction=args.fraction, seed=args.seed,
+        complementary_pairs=args.complementary_pairs, l2=args.l2, learning_rate=args.learning_rate,
+        progress=progress, **model_options(args)))
+    rows = [{"name": str(n), "l1": float(a), "probability": float(result.probability[i, j])}
+            for j, n in enumerate(result.names) for i, a in enumerate(result.l1)]
+    n_fits = result.status.size
+    title = (f"jaxlr stability selection: {result.status.shape[0]} subsamples of {result.fraction:g} of the rows"
+             + (", complementary pairs" if result.complementary_pairs else ""))
+    figures = {"stability_path.png": _plots.stability_path(result.l1, result.probability, result.names, title,
+                                                           threshold)}
+    warnings_ = setup[2] + caught
+    manifest = _manifest(args, table, t0, setup, result, {
+        "n_models": int(n_fits), "n_train": int(len(train)),
+        "status_counts": _report.status_counts([_status_label(s) for s in result.status.reshape(-1)]),
+        "selected": result.selected(threshold), "warnings": [str(w.message) for w in warnings_]})
+    params = dict(coef=result.coef, intercept=result.intercept, status=result.status, l1=result.l1,
+                  probability=result.probability, names=np.array(result.names), seeds=result.seeds)
+    _publish(args, run_dir, rows, params, figures, manifest)
+    print(result.table())
+    print(f"stable at threshold {threshold:g}: {', '.join(result.selected(threshold)) or 'none'}")
+    _finish(args, figures, warnings_)
+    return 0
+def permutation(args) -> int:
+    """``jaxlr permutation``: the score, the permutation scores and the p-value, and a histogram."""
+    t0 = time.perf_counter()
+    run_dir = _start(args)
+    table, X, data, train, test = _load(args)
+    setup = _setup_jax(args)
+    from .._api.permutation import permutation_dataset
+    from . import _plots, _report
+
+    result, caught = _resampling("permutation", args, lambda progress: permutation_dataset(
+        data, n_permutations=args.n_permutations, cv=args.cv, scoring=args.scoring, seed=args.seed, l2=args.l2,
+        l1=args.l1, learning_rate=args.learning_rate, progress=progress, **model_options(args)))
+    rows = [{"permutation": 0, "labels": "true", "score": result.score}]
+    rows += [{"permutation": k + 1, "labels": "permuted", "score": float(s)}
+             for k, s in enumerate(result.permutation_scores)]
+    title = (f"jaxlr permutation test: {args.scoring}, {len(result.permutation_scores)} permutations, "
+             f"{result.fold_scores.shape[1]} folds, p = {result.pvalue:.3g}")
+    figures = {"permutation.png": _plots.permutation_histogram(result.score, result.permutation_scores, title,
+                                                               args.scoring)}
+    warnings_ = setup[2] + caught
+    manifest = _manifest(args, table, t0, setup, _Config(result.config), {
+        "n_models": int(result.status.size), "n_train": int(len(train)), "score": result.score,
+        "pvalue": result.pvalue, "status_counts": _report.status_counts([_status_label(s)
+                                                                          for s in result.status.reshape(-1)]),
+        "warnings": [str(w.message) for w in warnings_]})
+    params = dict(permutation_scores=result.permutation_scores, fold_scores=result.fold_scores,
+                  status=result.status)
+    _publish(args, run_dir, rows, params, figures, manifest)
+    print(result.table())
+    _finish(args, figures, warnings_)
+    return 0
+
+
+class _Config:
+    """What ``_manifest`` reads of a result: its ``config``."""
+
+    def __init__(self, config):
+        self.config = config
+
+
+__all__ = ["fit", "sweep", "demo", "bootstrap", "stability", "permutation"]

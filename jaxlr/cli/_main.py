@@ -63,7 +63,9 @@ def default_out_dir(command: str) -> str:
 
 def parser():
     """The parser of ``jaxlr``, its commands wired to ``_commands``."""
-    return build_parser({"fit": _commands.fit, "sweep": _commands.sweep, "demo": _commands.demo})
+    return build_parser({"fit": _commands.fit, "sweep": _commands.sweep, "demo": _commands.demo,
+                         "bootstrap": _commands.bootstrap, "stability": _commands.stability,
+                         "permutation": _commands.permutation})
 
 
 def main(argv=None) -> int:

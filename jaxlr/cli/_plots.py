@@ -283,3 +283,71 @@ def heatmap(cells, title: str, label: str) -> Figure:
 
 
 __all__ = ["loss_curves", "setting_curve", "heatmap"]
+
+
+def interval_bars(names, estimate, low, high, wald_low, wald_high, title: str, label: str) -> Figure:
+    """One row per parameter: the bootstrap interval (thick bar, ``label``) beside the Wald
+    interval (thin bar below it), the estimate as a dot; a zero line when zero is in range."""
+    n = len(names)
+    fig = Figure(figsize=(7.2, max(2.6, 0.42 * n + 1.4)), layout="constrained")
+    ax = fig.add_subplot()
+    y = np.arange(n)[::-1].astype(float)
+    ax.hlines(y + 0.12, low, high, color="tab:blue", lw=5, alpha=0.8, label=label)
+    ax.hlines(y - 0.12, wald_low, wald_high, color="tab:orange", lw=2, label="Wald (jaxlr.inference)")
+    ax.plot(estimate, y, ls="none", marker="o", ms=5, color="black", label="estimate (fit on all rows)")
+    lo = np.nanmin(np.concatenate([low, wald_low])) if n else 0.0
+    hi = np.nanmax(np.concatenate([high, wald_high])) if n else 0.0
+    if lo <= 0 <= hi:
+        ax.axvline(0.0, color="0.5", lw=0.8, ls=":")
+    ax.set_yticks(y, [str(v) for v in names])
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlabel("coefficient")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3, axis="x")
+    ax.legend(fontsize=8, frameon=False, loc="best")
+    return fig
+
+
+def stability_path(l1, probability, names, title: str, threshold: float = 0.6, max_labels: int = 12) -> Figure:
+    """Selection probability of each feature against l1 (log scale, strongest penalty right),
+    the features that reach ``threshold`` coloured and named, the others grey."""
+    fig = Figure(figsize=(7.2, 4.4), layout="constrained")
+    ax = fig.add_subplot()
+    l1 = np.asarray(l1, float)
+    order = np.argsort(l1)
+    x = l1[order]
+    best = probability.max(axis=0)
+    stable = np.flatnonzero(best >= threshold)
+    stable = stable[np.argsort(-best[stable])][:max_labels]
+    colors = _colors(list(range(len(stable)))) if len(stable) > 1 else {0: matplotlib.colormaps["tab10"](0)}
+    for j in range(probability.shape[1]):
+        if j in stable:
+            continue
+        ax.plot(x, probability[order, j], color="0.7", lw=0.9)
+    for i, j in enumerate(stable):
+        ax.plot(x, probability[order, j], color=colors[i], lw=1.8, marker="o", ms=3, label=str(names[j]))
+    ax.axhline(threshold, color="tab:red", lw=0.8, ls="--", label=f"threshold {threshold:g}")
+    if (x > 0).all() and len(x) > 1:
+        ax.set_xscale("log")
+    ax.set_xlabel("l1" + (" (log scale)" if (x > 0).all() and len(x) > 1 else ""))
+    ax.set_ylabel("selection probability")
+    ax.set_ylim(-0.03, 1.03)
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False, loc="best")
+    return fig
+
+
+def permutation_histogram(score: float, permutation_scores, title: str, label: str) -> Figure:
+    """The permutation scores' histogram (chance) and the score on the true labels (a line)."""
+    fig = Figure(figsize=(7.2, 4.0), layout="constrained")
+    ax = fig.add_subplot()
+    perm = np.asarray(permutation_scores, float)
+    ax.hist(perm, bins=min(30, max(5, len(perm) // 4)), color="0.6", label="permuted labels")
+    ax.axvline(score, color="tab:red", lw=2, label=f"true labels: {score:.4g}")
+    ax.set_xlabel(f"cross-validated {label}")
+    ax.set_ylabel("permutations")
+    ax.set_title(title, fontsize=10)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8, frameon=False)
+    return fig
