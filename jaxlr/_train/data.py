@@ -169,20 +169,24 @@ def check_features(X: Any, name: str = "X"):
     return arr
 
 
-def check_labels(y: Any, n_samples: int, name: str = "y") -> tuple[np.ndarray, np.ndarray]:
-    """Encode labels as codes ``0..K-1`` in sorted order of the classes (as scikit-learn does).
-
-    Returns ``(codes, classes)``. Needs at least two classes.
-    """
-    if isinstance(y, jax.Array):
-        y = np.asarray(y)
-    arr = np.asarray(y)
+def _label_vector(y: Any, n_samples: int, name: str, x_name: str = "X") -> np.ndarray:
+    """``y`` as a 1-D array of ``n_samples`` labels (a column vector is accepted)."""
+    arr = np.asarray(np.asarray(y) if isinstance(y, jax.Array) else y)
     if arr.ndim == 2 and arr.shape[1] == 1:
         arr = arr[:, 0]
     if arr.ndim != 1:
         raise ValueError(f"{name} must be 1-D, got shape {arr.shape}")
     if arr.shape[0] != n_samples:
-        raise ValueError(f"{name} has {arr.shape[0]} labels but X has {n_samples} rows")
+        raise ValueError(f"{name} has {arr.shape[0]} labels but {x_name} has {n_samples} rows")
+    return arr
+
+
+def check_labels(y: Any, n_samples: int, name: str = "y") -> tuple[np.ndarray, np.ndarray]:
+    """Encode labels as codes ``0..K-1`` in sorted order of the classes (as scikit-learn does).
+
+    Returns ``(codes, classes)``. Needs at least two classes.
+    """
+    arr = _label_vector(y, n_samples, name)
     if arr.dtype.kind in "fc" and not np.isfinite(arr).all():
         raise ValueError(f"{name} contains NaN or inf")
     if arr.dtype == object and any(v is None for v in arr):
@@ -312,15 +316,7 @@ def held_out(X, y, sample_weight, data: Dataset, names=("X_val", "y_val", "sampl
         raise ValueError(f"{x_name} has {X.shape[1]} features but the training X has {data.X.shape[1]}")
     if X.dtype != data.X.dtype:
         X = X.astype(data.X.dtype)
-    if isinstance(y, jax.Array):
-        y = np.asarray(y)
-    labels = np.asarray(y)
-    if labels.ndim == 2 and labels.shape[1] == 1:
-        labels = labels[:, 0]
-    if labels.ndim != 1:
-        raise ValueError(f"{y_name} must be 1-D, got shape {labels.shape}")
-    if labels.shape[0] != X.shape[0]:
-        raise ValueError(f"{y_name} has {labels.shape[0]} labels but {x_name} has {X.shape[0]} rows")
+    labels = _label_vector(y, X.shape[0], y_name, x_name)
     classes = data.classes
     try:
         codes = np.clip(np.searchsorted(classes, labels), 0, len(classes) - 1)
