@@ -29,7 +29,9 @@ from .layout import Prepared, bucket, pack, unpack
 from .mesh import to_host
 from .options import Options
 
-COMPILE_COST_S = 0.5  # what compiling a program for a new lane width is assumed to cost
+COMPILE_COST_S = 0.5  # what compiling a program for a new lane width is assumed to cost, at least
+# (a chunk whose own first call compiled longer expects a narrower program to cost as much: 1,000
+# bootstrap lanes on breast cancer compiled a 24-lane program for 0.8-1.5 s to save ~0.5 s)
 PROBE_STEPS = 8  # the first round of a chunk that may be compacted; the second is timed
 ROUND_SECONDS = 0.25  # the longest round between two looks at the clock (max_time, Ctrl-C)
 # multiply-adds of a chunk's whole budget from which it runs in rounds of ROUND_SECONDS, so that
@@ -210,6 +212,8 @@ class Run:
             elapsed = time.perf_counter() - start
             self.lane_steps += cur * (t - previous)
             timed = key in CACHE.compiled
+            if not timed and previous == 0:
+                compaction.first_call = (elapsed, t - previous)
             CACHE.compiled.add(key)
             running = np.flatnonzero((status == Status.RUNNING) & (members < n_real))
             per_step = elapsed / (t - previous) if t > previous else per_step
@@ -277,6 +281,15 @@ class _Compaction:
         self.enabled, self.width, self.steps, self.every = enabled, width, steps, every
         self.round_len = min(every, PROBE_STEPS) if enabled else every
         self.step_time = None  # seconds per step of the full width
+        self.first_call = None  # (seconds, steps) of the chunk's first call (a compile, unless kept)
+
+    def compile_cost(self) -> float:
+        """Seconds a program of a new width is expected to take to compile: ``COMPILE_COST_S``, or
+        what this chunk's own first call took beyond its steps, when more."""
+        if COMPILE_COST_S <= 0 or self.first_call is None or self.step_time is None:
+            return COMPILE_COST_S
+        seconds, steps = self.first_call
+        return max(COMPILE_COST_S, seconds - self.step_time * steps)
 
     def decide(self, n_running: int, cur: int, t: int, seconds_per_step: float | None, compiled: bool) -> int:
         """The lane width to continue at (0: keep the current one); updates the round length."""
@@ -289,10 +302,10 @@ class _Compaction:
         new = bucket(n_running)
         remaining = min(self.steps - t, t)  # lanes still running may need about as many steps again
         saving = self.step_time * remaining * (cur - new) / self.width
-        if new < cur and saving > (0.0 if compiled else COMPILE_COST_S):
+        if new < cur and saving > (0.0 if compiled else self.compile_cost()):
             self._next_round(new)
             return new
-        if self.step_time * (self.steps - t) * (1 - bucket(max(1, n_running // 2)) / self.width) < COMPILE_COST_S:
+        if self.step_time * (self.steps - t) * (1 - bucket(max(1, n_running // 2)) / self.width) < self.compile_cost():
             self.round_len, self.enabled = self.every, False  # even halving could not pay for a program: run on
             return 0
         self._next_round(cur)

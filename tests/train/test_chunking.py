@@ -152,3 +152,19 @@ def test_small_sweeps_compile_one_program():
     jaxlr.sweep(X, y, l2=list(np.geomspace(1e-4, 10.0, 9)), solver="gd", learning_rate=1.0, tol=1e-7,
                 steps=2000)
     assert trace_count() - before == 1
+
+
+def test_a_chunk_that_compiled_slowly_expects_a_narrower_program_to_cost_as_much(monkeypatch):
+    """Compaction weighs the steps it saves against compiling a narrower program: at least
+    ``COMPILE_COST_S``, or what the chunk's own first call took beyond its steps (2 s here), so a
+    chunk whose program compiled slowly does not stop to compile another for a short tail."""
+    compaction = chunks._Compaction(True, width=1024, steps=1000, every=1000)
+    assert compaction.compile_cost() == chunks.COMPILE_COST_S  # nothing measured yet
+    compaction.first_call = (2.0, 8)
+    assert compaction.decide(1000, 1024, 8, 0.01, compiled=False) == 0  # times the full width
+    assert compaction.compile_cost() == pytest.approx(2.0 - 0.01 * 8)
+    # 24 lanes still running after 25 steps: ~0.25 s to save, less than the 1.9 s to compile
+    assert compaction.decide(24, 1024, 25, 0.01, compiled=False) == 0
+    assert compaction.decide(24, 1024, 25, 0.01, compiled=True) == layout.bucket(24)  # a kept width: free
+    monkeypatch.setattr(chunks, "COMPILE_COST_S", 0.0)  # "compilation is free" holds whatever was measured
+    assert compaction.compile_cost() == 0.0
