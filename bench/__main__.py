@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from . import beyond, cv, first_answer, gd, lbfgs, machine, peers, probe, report, resampling, sparse
-from .common import peak_rss_bytes, run_fresh
+from .common import peak_rss_bytes, run_fresh, write_results
 
 
 def _jsonable(x):
@@ -71,8 +71,7 @@ def main(argv=None) -> int:
     table = report.markdown(res)
     print(table)
     if args.out:
-        Path(args.out).write_text(json.dumps(res, indent=1))
-        Path(args.out).with_suffix(".md").write_text(table + "\n")
+        write_results(args.out, res, table)
     return 0
 
 

@@ -22,6 +22,22 @@ def block(out):
     return jax.block_until_ready(out)
 
 
+def best_of(fn: Callable[[], object], repeat: int) -> tuple[float, object]:
+    """The smallest wall time of ``repeat`` calls of ``fn`` (no warm-up) and the last result."""
+    best, out = float("inf"), None
+    for _ in range(repeat):
+        start = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - start)
+    return best, out
+
+
+def write_results(path: str, res: dict, table: str) -> None:
+    """``res`` as JSON at ``path`` and the markdown ``table`` next to it (``.md``)."""
+    Path(path).write_text(json.dumps(res, indent=1))
+    Path(path).with_suffix(".md").write_text(table + "\n")
+
+
 def best_time(fn: Callable[[], object], repeat: int = 3, warmup: int = 1) -> float:
     """Smallest wall time of ``repeat`` calls after ``warmup`` calls (compile time excluded)."""
     for _ in range(warmup):

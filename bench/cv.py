@@ -18,7 +18,7 @@ import warnings
 
 import numpy as np
 
-from .common import run_fresh
+from .common import best_of, run_fresh
 
 DATASETS = ("breast_cancer", "wine", "digits", "binary_20000x50", "classes5_20000x50")
 
@@ -39,15 +39,6 @@ def load(name: str):
     return make_classification(20000, 50, n_informative=20, n_classes=classes, random_state=0)
 
 
-def _time(make, repeat: int):
-    best, model = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        model = make()
-        best = min(best, time.perf_counter() - start)
-    return best, model
-
-
 def sklearn_side(names, repeat: int) -> dict:
     from sklearn.linear_model import LogisticRegressionCV
 
@@ -55,7 +46,7 @@ def sklearn_side(names, repeat: int) -> dict:
     out = {}
     for name in names:
         X, y = load(name)
-        seconds, model = _time(lambda: LogisticRegressionCV(Cs=10, cv=5).fit(X, y), repeat)
+        seconds, model = best_of(lambda: LogisticRegressionCV(Cs=10, cv=5).fit(X, y), repeat)
         out[name] = {"seconds": seconds, "C_": float(np.ravel(model.C_)[0]),
                      "max_n_iter": int(np.max(model.n_iter_))}
     return out
@@ -71,7 +62,7 @@ def jaxlr_side(names, repeat: int) -> dict:
         start = time.perf_counter()
         jaxlr.LogisticRegressionCV(Cs=10, cv=5).fit(X, y)
         first = time.perf_counter() - start
-        seconds, model = _time(lambda: jaxlr.LogisticRegressionCV(Cs=10, cv=5).fit(X, y), repeat)
+        seconds, model = best_of(lambda: jaxlr.LogisticRegressionCV(Cs=10, cv=5).fit(X, y), repeat)
         out[name] = {"seconds": seconds, "first_call_s": first, "C_": float(np.ravel(model.C_)[0]),
                      "solver": model.solver_, "max_n_iter": int(np.max(model.n_iter_))}
     return out

@@ -28,7 +28,7 @@ import warnings
 
 import numpy as np
 
-from .common import run_fresh
+from .common import run_fresh, write_results
 
 # rows, validation rows, features, classes, number of C values (log-spaced over 1e-6..1e6)
 SIZES = {
@@ -211,10 +211,7 @@ def main(argv=None) -> int:
     table = markdown(res)
     print(table)
     if args.out:
-        from pathlib import Path
-
-        Path(args.out).write_text(json.dumps(res, indent=1))
-        Path(args.out).with_suffix(".md").write_text(table + "\n")
+        write_results(args.out, res, table)
     return 0
 
 

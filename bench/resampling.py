@@ -24,7 +24,7 @@ import warnings
 
 import numpy as np
 
-from .common import run_fresh
+from .common import best_of, run_fresh
 
 DATASETS = ("breast_cancer", "binary_20000x50")
 L1_C = (1.0, 0.3, 0.1, 0.03)  # scikit-learn's C of the L1 grid
@@ -45,15 +45,6 @@ def load(name: str):
     from .cv import load as cv_load
 
     return cv_load(name)
-
-
-def _best(fn, repeat: int):
-    best, out = float("inf"), None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
 
 
 def peers_side(names, quick: bool, tiny: bool, repeat: int) -> dict:
@@ -89,7 +80,7 @@ def peers_side(names, quick: bool, tiny: bool, repeat: int) -> dict:
                     chosen[i] += model.coef_[0] != 0
             return chosen
 
-        out[name] = {k: _best(f, repeat)[0] for k, f in (("bootstrap", boot), ("permutation", perm),
+        out[name] = {k: best_of(f, repeat)[0] for k, f in (("bootstrap", boot), ("permutation", perm),
                                                          ("stability", stab))}
     return out
 
@@ -115,7 +106,7 @@ def jaxlr_side(names, quick: bool, tiny: bool, repeat: int) -> dict:
             start = time.perf_counter()
             call()
             first = time.perf_counter() - start
-            seconds, _ = _best(call, repeat)
+            seconds, _ = best_of(call, repeat)
             row[kind] = {"seconds": seconds, "first_call_s": first}
         out[name] = row
     return out

@@ -60,22 +60,20 @@ class Checkpoint(Protocol):
 
 
 class _ProcessCache:
-    """What this process has compiled (the compaction cost model: a known width is free) and the
-    loop-state shapes per signature (traced once, never compiled)."""
+    """What this process has compiled (the compaction cost model: a known width is free)."""
 
     def __init__(self):
         self.compiled: set = set()
-        self.state_shapes: dict = {}
 
-    def state_template(self, design, y, W, lanes, theta0, control, static):
-        """A zero ``LoopState`` of the right shapes (the program builds the real one when ``fresh``)."""
+    @staticmethod
+    def state_template(design, y, W, lanes, theta0, control, static):
+        """A zero ``LoopState`` of the right shapes (the program builds the real one when ``fresh``).
+        The shapes are traced once per signature and kept with the compiled programs
+        (``programs.kept_shapes``): a fresh process with a kept program traces nothing."""
         key = (repr(static), str(jax.tree_util.tree_structure((design, lanes))),
                tuple((a.shape, str(a.dtype)) for a in jax.tree_util.tree_leaves((design, y, W, lanes, theta0))))
-        shapes = self.state_shapes.get(key)
-        if shapes is None:  # kept with the compiled programs: a fresh process traces nothing
-            shapes = _programs.kept_shapes(key, lambda: jax.eval_shape(lambda *a: init_state(*a, static), design, y, W,
-                                                                       lanes, theta0, control))
-            self.state_shapes[key] = shapes
+        shapes = _programs.kept_shapes(key, lambda: jax.eval_shape(lambda *a: init_state(*a, static), design, y, W,
+                                                                   lanes, theta0, control))
         return jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
 
 
