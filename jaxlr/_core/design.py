@@ -127,8 +127,9 @@ def pairwise_gram(X: jax.Array, D: jax.Array) -> jax.Array:
 
 def linear(design: Any, W: jax.Array) -> jax.Array:
     """``X @ W``; its reverse-mode derivative in ``W`` is ``design.rmatmul`` (so a design with
-    a fast transpose is read row-major both ways). Without one, plain autodiff (all modes)."""
-    if not getattr(design, "has_fast_transpose", False):
+    a fast transpose is read row-major both ways). A dense X without one: plain autodiff (all
+    modes); a sparse design's products carry their own rule (``sparse._product``)."""
+    if not isinstance(design, DenseDesign) or not design.has_fast_transpose:
         return design.matmul(W)
     leaves, treedef = jax.tree_util.tree_flatten(design)
     return _linear(treedef, W, *leaves)
@@ -139,8 +140,8 @@ def _linear(treedef, W, *leaves):
     return jax.tree_util.tree_unflatten(treedef, leaves).matmul(W)
 
 
-def _linear_fwd(treedef, W, *leaves):
-    return _linear(treedef, W, *leaves), leaves
+def _linear_fwd(treedef, W, *leaves):  # plain JAX inside: forward over reverse works
+    return jax.tree_util.tree_unflatten(treedef, leaves).matmul(W), leaves
 
 
 def _linear_bwd(treedef, leaves, g):

@@ -98,25 +98,61 @@ def _apply_lanes_rule(axis_size, in_batched, ch, V):
         axes = jax.tree_util.tree_map(lambda b: 0 if b else None, ch_batched)
         return jax.vmap(_apply, in_axes=(axes, 0 if v_batched else None))(ch, V), True
     if not v_batched:
-        return _apply_lanes(ch, V), False
+        return _apply(ch, V), False
     lanes_last = jnp.moveaxis(V, 0, -1)  # (n_in, B) or (n_in, k, B)
     out = _apply_lanes(ch, lanes_last.reshape(lanes_last.shape[0], -1))
     return jnp.moveaxis(out.reshape(ch.n_out, *lanes_last.shape[1:]), -1, 0), True
 
 
-@jax.custom_vjp
-def _product(A: Chunks, AT: Chunks, V: jax.Array) -> jax.Array:
-    """``A @ V`` whose reverse-mode derivative is ``AT @ G`` (no scatter either way)."""
+def _scatter_transpose(A: Chunks, G: jax.Array, n_in: int) -> jax.Array:
+    """``A^T @ G`` (n_in,) or (n_in, k): each chunk's values times its row of G, scatter-added
+    into the chunk's input positions, in ``_apply``'s blocks. Written out rather than left to
+    ``jax.linear_transpose`` of ``_apply``, whose transposed ``lax.map`` first stacks every
+    block's gather indices: a copy of the index array per product."""
+    if G.ndim == 2 and G.shape[1] == 1:
+        return _scatter_transpose(A, G[:, 0], n_in)[:, None]
+    n_chunks, width = A.data.shape
+    if A.segment is None:  # chunk k is row k; the chunks past n_out are empty
+        rows = jnp.concatenate([G, jnp.zeros((n_chunks - G.shape[0], *G.shape[1:]), G.dtype)])
+    else:
+        rows = jnp.asarray(G).at[A.segment].get(mode="promise_in_bounds")
+
+    def add(out, data, index, rows):
+        values = data * rows[:, None] if G.ndim == 1 else data[..., None] * rows[:, None, :]
+        return out.at[index].add(values, mode="promise_in_bounds")
+
+    out = jnp.zeros((n_in, *G.shape[1:]), G.dtype)
+    size = _block_size(n_chunks, width * (1 if G.ndim == 1 else G.shape[1]), A.block)
+    if size >= n_chunks:
+        return add(out, A.data, A.index, rows)
+
+    def block(b, out):
+        take = partial(jax.lax.dynamic_slice_in_dim, start_index=b * size, slice_size=size, axis=0)
+        return add(out, take(A.data), take(A.index), take(rows))
+
+    return jax.lax.fori_loop(0, n_chunks // size, block, out)
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(3,))
+def _product(A: Chunks, AT: Chunks | None, V: jax.Array, n_in: int) -> jax.Array:
+    """``A @ V`` whose reverse-mode derivative is ``AT @ G`` (no scatter either way), or without
+    ``AT`` the scatter-add transpose. A custom rule either way: autodiff of the blocked
+    ``lax.map`` would save every block's gather indices as residuals, a copy of the whole index
+    array per evaluation (~2.5 ms of a 16 ms L-BFGS step on 2.5M non-zeros, bench/README.md)."""
     return _apply_lanes(A, V)
 
 
-def _product_fwd(A, AT, V):
-    return _product(A, AT, V), (A, AT)
+def _product_fwd(A, AT, V, n_in):
+    # without AT, no lanes-last rule: custom_vmap refuses the jvp of jax.hessian's forward over
+    # reverse when the chunks have no segments (jax issue 9066)
+    return (_apply(A, V) if AT is None else _apply_lanes(A, V)), (A, AT)
 
 
-def _product_bwd(res, g):
+def _product_bwd(n_in, res, g):
     A, AT = res
-    return None, None, _product(AT, A, g)
+    if AT is None:
+        return None, None, _scatter_transpose(A, g, n_in)
+    return None, None, _apply_lanes(AT, g)
 
 
 _product.defvjp(_product_fwd, _product_bwd)
@@ -154,16 +190,12 @@ class SparseDesign:
         return int(np.prod(self.fwd.data.shape[-2:]))
 
     def matmul(self, W: jax.Array) -> jax.Array:
-        if self.bwd is not None:
-            return _product(self.fwd, self.bwd, W)
-        return _apply(self.fwd, W)
+        return _product(self.fwd, self.bwd, W, self.shape[1])
 
     def rmatmul(self, R: jax.Array) -> jax.Array:
         if self.bwd is not None:
-            return _product(self.bwd, self.fwd, R)
-        # the transpose of the gather-and-sum: a scatter-add, which XLA derives
-        example = jax.ShapeDtypeStruct((self.shape[1], *R.shape[1:]), R.dtype)
-        return jax.linear_transpose(partial(_apply, self.fwd), example)(R)[0]
+            return _product(self.bwd, self.fwd, R, self.shape[0])
+        return _scatter_transpose(self.fwd, R, self.shape[1])
 
     def gram(self, D: jax.Array) -> jax.Array:
         """``X^T diag(d) X`` (n, n) for D (m,), or (K, n, n) for D (m, K): column blocks

@@ -58,7 +58,7 @@ def test_sparse_products_equal_dense(layout, transpose):
     nested = rng.standard_normal((2, 4, n))  # vmap of vmap: the rule folds both into lanes
     np.testing.assert_allclose(jax.vmap(jax.vmap(lambda v: D @ v))(nested), nested @ X.T, atol=ATOL)
     np.testing.assert_allclose(jax.vmap(lambda v: D.rmatmul(v))(rng.standard_normal((2, m))).shape, (2, n))
-    if not transpose:  # no custom_vjp: forward mode works, as for a dense X without XT
+    if not transpose:  # forward over reverse; with the columns, their lanes-last vmap rule refuses jvp
         H = jax.hessian(lambda v: jnp.sum(jnp.exp(D @ v)))(w)
         np.testing.assert_allclose(H, X.T @ (np.exp(X @ w)[:, None] * X), rtol=1e-10)
 
