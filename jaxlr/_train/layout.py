@@ -71,13 +71,14 @@ def use_transpose(solver, batch_size, mesh, is_sparse_x: bool = False, steps: in
     second copy of X and a host transpose, worth it for solvers that take many gradient passes
     (``Solver.reads_transpose``). Not on accelerators (their matmuls read either layout at full
     speed), not for minibatches (they read rows). Sparse X: the chunked columns turn X^T R from a
-    scatter into a gather, for every full-batch solver, except on CPU: there XLA's scatter-add
-    of the rows' chunks is as fast for one lane and ~2x faster for 8-16 lanes, and the columns
-    cost a CSC copy (203 ms against 26 ms to build 2.5M non-zeros; bench/README.md)."""
+    scatter into a gather, for every full-batch solver on accelerators and for those that read
+    the transpose on CPU: there XLA's scatter-add runs sequentially, 6.8 ms of a 13.5 ms L-BFGS
+    step on 50,000 x 25,000 with 2.5M non-zeros (6.5-7.7 ms a step with the columns; a 16-lane
+    sweep 3.3 s against 3.9-4.3 s), and the columns cost 23 ms to build (bench/README.md)."""
     if steps < 2:  # the copy pays for itself from the second gradient pass on
         return False
     if is_sparse_x:
-        return batch_size is None and jax.default_backend() != "cpu"
+        return batch_size is None and (jax.default_backend() != "cpu" or solver.reads_transpose)
     return jax.default_backend() == "cpu" and batch_size is None and solver.reads_transpose
 
 
