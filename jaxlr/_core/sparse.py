@@ -17,6 +17,7 @@ materializes 128 MB of gathered rows and ran 4-8x slower than in blocks (bench/R
 from __future__ import annotations
 
 import dataclasses
+from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 
 import jax
@@ -319,18 +320,32 @@ def _chunks(indptr, indices, data, n_out: int, block: int, width=None):
     # places every entry without an index array as long as the data
     mask = np.zeros((n_chunks, width), bool)
     mask[:n_real] = np.arange(width)[None, :] < np.asarray(filled)[:, None]
-    out_data = np.zeros((n_chunks, width), data.dtype)
+    out_data = _device_ready_zeros((n_chunks, width), data.dtype)
     out_data[mask] = data
-    out_index = np.zeros((n_chunks, width), np.int32)
+    out_index = _device_ready_zeros((n_chunks, width), np.int32)
     out_index[mask] = indices
     del mask
     segment = None
     if not one_per_row:
-        segment = np.full(n_chunks, max(n_out - 1, 0), np.int32)
+        segment = _device_ready_zeros((n_chunks,), np.int32)
+        segment[:] = max(n_out - 1, 0)
         segment[:n_real] = row_of_chunk
-        segment = jnp.asarray(segment)
-    chunks = Chunks(jnp.asarray(out_data), jnp.asarray(out_index), segment, int(n_out), block)
+        segment = jax.device_put(segment)
+    chunks = Chunks(jax.device_put(out_data), jax.device_put(out_index), segment, int(n_out), block)
     return chunks, first, int(per_row.max(initial=1))
+
+
+HOST_ALIGNMENT = 64  # bytes: XLA:CPU adopts a host buffer aligned like this without copying it
+
+
+def _device_ready_zeros(shape, dtype) -> np.ndarray:
+    """Zeros in a host buffer that ``jax.device_put`` can adopt on the CPU instead of copying
+    (numpy's large allocations sit 16 bytes past a page): 0.04 ms against 20-33 ms for a 40 MB
+    array, 163 ms of a 10M non-zero fit's set-up (bench/README.md). Only the design holds it."""
+    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    raw = np.zeros(size + HOST_ALIGNMENT, np.uint8)
+    start = -raw.ctypes.data % HOST_ALIGNMENT
+    return raw[start:start + size].view(dtype).reshape(shape)
 
 
 def _backend_block(block):
@@ -355,13 +370,18 @@ def sparse(X, transpose: bool = False, *, block: int | None = None, width=None) 
                          f"with {X.nnz} non-zeros")
     block = _backend_block(block)
     csr = scipy.sparse.csr_matrix(X)
-    fwd, first, max_chunks = _chunks(csr.indptr, csr.indices, csr.data, m, block, width)
-    row_start = None if fwd.segment is None else jnp.asarray(first.astype(np.int32))
-    bwd = None
-    if transpose:
+
+    def columns():
         csc = csr.tocsc()
-        bwd, _, _ = _chunks(csc.indptr, csc.indices, csc.data, n, block, width)
-        del csc
+        return _chunks(csc.indptr, csc.indices, csc.data, n, block, width)[0]
+
+    # the columns in a second thread (scipy's CSC conversion and numpy's copies release the GIL):
+    # on 10M non-zeros the CSC conversion alone is ~130 ms
+    with ThreadPoolExecutor(1) as pool:
+        bwd = pool.submit(columns) if transpose else None
+        fwd, first, max_chunks = _chunks(csr.indptr, csr.indices, csr.data, m, block, width)
+        bwd = bwd and bwd.result()
+    row_start = None if fwd.segment is None else jnp.asarray(first.astype(np.int32))
     return SparseDesign(fwd, bwd, row_start, (int(m), int(n)), max_chunks)
 
 
