@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .design import linear
+from .design import aligned_zeros, linear
 
 BLOCK_ELEMENTS = {"cpu": 1 << 20}  # gathered values per block by backend; absent: one block
 SEGMENT_COST = 2.0  # cost of one chunk's segment_sum entry, in gathered values (bench/sparse.py)
@@ -320,32 +320,19 @@ def _chunks(indptr, indices, data, n_out: int, block: int, width=None):
     # places every entry without an index array as long as the data
     mask = np.zeros((n_chunks, width), bool)
     mask[:n_real] = np.arange(width)[None, :] < np.asarray(filled)[:, None]
-    out_data = _device_ready_zeros((n_chunks, width), data.dtype)
+    out_data = aligned_zeros((n_chunks, width), data.dtype)
     out_data[mask] = data
-    out_index = _device_ready_zeros((n_chunks, width), np.int32)
+    out_index = aligned_zeros((n_chunks, width), np.int32)
     out_index[mask] = indices
     del mask
     segment = None
     if not one_per_row:
-        segment = _device_ready_zeros((n_chunks,), np.int32)
+        segment = aligned_zeros((n_chunks,), np.int32)
         segment[:] = max(n_out - 1, 0)
         segment[:n_real] = row_of_chunk
         segment = jax.device_put(segment)
     chunks = Chunks(jax.device_put(out_data), jax.device_put(out_index), segment, int(n_out), block)
     return chunks, first, int(per_row.max(initial=1))
-
-
-HOST_ALIGNMENT = 64  # bytes: XLA:CPU adopts a host buffer aligned like this without copying it
-
-
-def _device_ready_zeros(shape, dtype) -> np.ndarray:
-    """Zeros in a host buffer that ``jax.device_put`` can adopt on the CPU instead of copying
-    (numpy's large allocations sit 16 bytes past a page): 0.04 ms against 20-33 ms for a 40 MB
-    array, 163 ms of a 10M non-zero fit's set-up (bench/README.md). Only the design holds it."""
-    size = int(np.prod(shape)) * np.dtype(dtype).itemsize
-    raw = np.zeros(size + HOST_ALIGNMENT, np.uint8)
-    start = -raw.ctypes.data % HOST_ALIGNMENT
-    return raw[start:start + size].view(dtype).reshape(shape)
 
 
 def _backend_block(block):
