@@ -24,7 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .design import aligned_zeros, linear
+from .design import aligned_zeros, linear, to_device
 
 BLOCK_ELEMENTS = {"cpu": 1 << 20}  # gathered values per block by backend; absent: one block
 SEGMENT_COST = 2.0  # cost of one chunk's segment_sum entry, in gathered values (bench/sparse.py)
@@ -330,8 +330,8 @@ def _chunks(indptr, indices, data, n_out: int, block: int, width=None):
         segment = aligned_zeros((n_chunks,), np.int32)
         segment[:] = max(n_out - 1, 0)
         segment[:n_real] = row_of_chunk
-        segment = jax.device_put(segment)
-    chunks = Chunks(jax.device_put(out_data), jax.device_put(out_index), segment, int(n_out), block)
+        segment = to_device(segment)
+    chunks = Chunks(to_device(out_data), to_device(out_index), segment, int(n_out), block)
     return chunks, first, int(per_row.max(initial=1))
 
 
@@ -365,9 +365,9 @@ def sparse(X, transpose: bool = False, *, block: int | None = None, width=None) 
     # the columns in a second thread (scipy's CSC conversion and numpy's copies release the GIL):
     # on 10M non-zeros the CSC conversion alone is ~130 ms
     with ThreadPoolExecutor(1) as pool:
-        bwd = pool.submit(columns) if transpose else None
+        pending = pool.submit(columns) if transpose else None
         fwd, first, max_chunks = _chunks(csr.indptr, csr.indices, csr.data, m, block, width)
-        bwd = bwd and bwd.result()
+        bwd = pending.result() if pending else None
     row_start = None if fwd.segment is None else jnp.asarray(first.astype(np.int32))
     return SparseDesign(fwd, bwd, row_start, (int(m), int(n)), max_chunks)
 
