@@ -12,6 +12,10 @@ import numpy as np
 from .checks import ArgumentTypeError, ArgumentValueError
 
 STEP_OVERHEAD = 2e6  # per-step overhead of a program step in multiply-add equivalents (XLA:CPU)
+# each point of a path is a call from the host: 3-5 ms of set-up and results on top of its steps
+# (LogisticRegressionCV on breast cancer, 6 lanes of Newton: 4.5-11.7 ms a point for 2-4 steps),
+# at the ~7e9 multiply-adds/s an L-BFGS step of 60 lanes reaches on the bench's 20,000 x 50
+POINT_OVERHEAD = 3e7
 
 
 def decide_path(path, solver, tol, checkpoint: bool, mesh, grid, n_rows: int, n_params: int) -> bool:
@@ -28,8 +32,10 @@ def decide_path(path, solver, tol, checkpoint: bool, mesh, grid, n_rows: int, n_
             raise ArgumentValueError("path", "cannot be True without a tolerance (tol), on a mesh or with a checkpoint")
         return False
     if path == "auto":
-        n_points = len(set(np.add(grid.l1, grid.l2).tolist()))
-        return path_pays(solver, n_points, len(grid), n_rows, n_params)
+        # the points of one path (penalties can differ between paths: CV folds scale theirs by
+        # their own weight sums, so distinct values would overcount)
+        points = path_points(grid)
+        return points is not None and path_pays(solver, len(points), len(grid), n_rows, n_params)
     return True
 
 
@@ -37,13 +43,13 @@ def path_pays(solver, n_points: int, n_models: int, n_rows: int, n_params: int) 
     """Whether a warm-started path (``n_points`` points of ``n_models / n_points`` lanes, one
     after another) is estimated to cost less than all ``n_models`` lanes in parallel, from the
     solver's iterations cold and warm (``Solver.path_iterations``, measured on breast cancer and
-    synthetic grids: Newton halves, L-BFGS saves a fifth as it restarts its memory)."""
+    synthetic grids and cross-validation grids) and a host call per point."""
     if solver.path_iterations is None or n_points < 3:
         return False
     cold, warm = solver.path_iterations
     per_lane = solver.step_cost(n_rows, n_params)
     parallel = cold * (STEP_OVERHEAD + n_models * per_lane)
-    path = n_points * warm * (STEP_OVERHEAD + n_models / n_points * per_lane)
+    path = n_points * (POINT_OVERHEAD + warm * (STEP_OVERHEAD + n_models / n_points * per_lane))
     return path < parallel
 
 

@@ -61,7 +61,15 @@ class LogisticRegressionCV(LogisticRegression):
     ``use_legacy_attributes=False``: floats, ``scores_`` (n_folds, n_l1_ratios, n_Cs),
     ``coefs_paths_`` (n_folds, n_l1_ratios, n_Cs, n_classes_or_1, n_features + fit_intercept),
     ``n_iter_`` (n_folds, n_l1_ratios, n_Cs)), ``coef_``, ``intercept_``, ``classes_``; and
-    jaxlr's ``status_`` (n_folds, n_l1_ratios, n_Cs) and ``solver_``.
+    jaxlr's ``status_`` (n_folds, n_l1_ratios, n_Cs), ``solver_`` and ``path_``.
+
+    Like scikit-learn's, each fold's Cs may be solved as a regularization path, strongest
+    penalty first, each C warm-started from the previous C's solution on the same fold (the
+    refit models form one more path, on all rows): jaxlr does so where its cost model says the
+    path is cheaper than every lane from zero (``path_`` says which was done). A warm-started lane
+    stops at ``tol`` like a cold one, so it equals the separate fit to the tolerance of the fit,
+    not bit for bit; with ``max_iter`` reached, the warm start is also what keeps the weakly
+    penalized lanes near scikit-learn's.
     """
 
     # the scorer, not the estimator, consumes score's sample_weight (as scikit-learn declares it)
@@ -207,13 +215,15 @@ class LogisticRegressionCV(LogisticRegression):
         data = from_codes(X, codes, classes, sample_weight, self._class_weight(y, classes, sample_weight))
         ratios = [None] if l1_ratios is None else l1_ratios
         grid = self._grid(data, folds, ratios, penalty, Cs)
-        options = Options.resolve(data, grid, caller=type(self).__name__, **core_options(self))
-        # every lane starts from zero (no warm-started path), so each is exactly LogisticRegression
-        # on its fold: warm starts stop elsewhere inside the tolerance ball
+        # each fold's Cs as a warm-started path, strongest penalty first, as scikit-learn's
+        # LogisticRegressionCV solves them, where the cost model says the path is cheaper (larger
+        # data); a path never crosses folds, so no fold's start depends on another fold's rows
+        options = Options.resolve(data, grid, caller=type(self).__name__, path="auto", **core_options(self))
         raw = train(data, options, grid)
         shape = (len(grid.fold_weights), len(ratios), len(Cs))
         status, n_iter = np.asarray(raw.status).reshape(shape), np.asarray(raw.n_iter).reshape(shape)
         self.solver_ = options.solver.name
+        self.path_ = bool(raw.config["path"])
         warn_unfinished(self, status, np.asarray(raw.residual).reshape(shape), options.tol, n_iter,
                         label="LogisticRegressionCV: ")
         n_classes, width = len(classes), 1 if len(classes) == 2 else len(classes)

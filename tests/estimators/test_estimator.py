@@ -239,6 +239,28 @@ def test_cv_lanes_are_the_fold_fits(cancer):
     np.testing.assert_allclose(cv.coef_, best.coef_, atol=1e-5)
 
 
+def test_cv_solves_large_grids_as_warm_started_paths_like_sklearn():
+    """Where the cost model says a path pays (here 2,000 x 50, 5 classes, 6 Cs), each fold's Cs are
+    solved strongest penalty first, each from the previous C's solution on that fold, as
+    scikit-learn's LogisticRegressionCV does: the same C_ and fold scores, every lane converged."""
+    from sklearn.datasets import make_classification
+
+    X, y = make_classification(2000, 50, n_informative=20, n_classes=5, random_state=0)
+    kw = dict(Cs=6, cv=3, l1_ratios=(0,), use_legacy_attributes=False, scoring="neg_log_loss", tol=1e-6,
+              max_iter=500)
+    ours = LogisticRegressionCV(**kw).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = SkLRCV(**kw).fit(X, y)
+    assert ours.path_ and ours.solver_ == "lbfgs"
+    assert (ours.status_ == 1).all()
+    assert ours.C_ == ref.C_
+    np.testing.assert_allclose(ours.scores_, ref.scores_, atol=1e-5)
+    assert _rel_err(ours.coef_, ref.coef_) < 1e-3
+    small = LogisticRegressionCV(Cs=6, cv=3, **LEGACY_OFF).fit(*load_breast_cancer(return_X_y=True))
+    assert not small.path_  # 569 x 30: the lanes from zero in one program cost less
+
+
 def test_cv_without_refit_averages_folds(cancer):
     X, y = cancer
     cv = LogisticRegressionCV(cv=3, refit=False, l1_ratios=(0,), scoring=None, use_legacy_attributes=False,
