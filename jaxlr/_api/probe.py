@@ -2,8 +2,10 @@
 
 Radford et al. (2021, appendix A.3) fit scikit-learn's L-BFGS logistic regression on frozen
 features for every ``C`` of a log grid and keep the one of best validation accuracy. Here the whole
-grid is one ``sweep`` (every ``C`` a lane of one compiled program), scored on the validation set
-by the held-out scorer; the best model is kept in the result (``result.best``), so nothing is refit.
+grid is one ``sweep``, scored on the validation set by the held-out scorer; the best model is kept
+in the result (``result.best``), so nothing is refit. Where the cost model says so (``path="auto"``,
+the default here) the grid is solved as a warm-started path, strongest penalty first: on a log grid
+most weakly penalized models then need a few steps, or none, from their neighbour's solution.
 """
 
 from __future__ import annotations
@@ -34,7 +36,15 @@ def linear_probe(X, y, X_val, y_val, *, C=DEFAULT_CS, sample_weight=None, class_
     ``steps`` — scikit-learn's ``max_iter`` —, ``tol``, ``standardize``, ``chunk_size``, ...);
     ``result.rows()`` lists ``C`` beside ``l2``. The validation set is checked before anything
     compiles: the same number of features as ``X``, labels among ``y``'s classes.
+
+    ``path`` defaults to ``"auto"``: each model starts from the solution of the next stronger
+    penalty where that is estimated to be cheaper (``path=False``: every model from zero, as
+    scikit-learn's loop). Either way a model stops when ``max |grad| <= tol`` for its own
+    objective, the stopping test of a separate fit, so (the objective being ``l2``-strongly convex)
+    its distance to the optimum is at most ``sqrt(P) tol / l2``, the separate fit's bound;
+    ``result.config["path"]`` says which ran.
     """
+    options.setdefault("path", "auto")
     Cs = as_values("C", C, minimum=0.0, strict=True)
     data = dataset(X, y, sample_weight, class_weight)
     total = float(np.sum(data.sample_weight))

@@ -72,6 +72,25 @@ def test_probe_chooses_as_scikit_learns_loop():
     assert result.validation_accuracy[result.best_index] == max(sk)
 
 
+def test_probe_solves_a_costly_grid_as_a_warm_started_path():
+    """Where the cost model says a path pays (3,000 x 64, 4 classes, 8 Cs), the probe solves the
+    grid strongest penalty first from the neighbour's solution: fewer steps, every model converged
+    to its own tolerance and at least as good as from zero (objective within 1e-6, relative), the
+    same accuracies and choice. (On these nearly separable data a weak penalty leaves room for
+    different points that both pass ``max |grad| <= tol``: the path's are the better ones.)"""
+    X, y, Xv, yv = probe_data(n=3000, n_val=500, d=64, seed=2)
+    Cs = np.logspace(-3, 4, 8)
+    path = jaxlr.linear_probe(X, y, Xv, yv, C=Cs, tol=1e-7)
+    cold = jaxlr.linear_probe(X, y, Xv, yv, C=Cs, tol=1e-7, path=False)
+    assert path.config["path"] and not cold.config["path"]
+    assert np.all(path.converged) and np.all(cold.converged)
+    assert np.sum(path.n_iter) < np.sum(cold.n_iter)
+    assert path.config["lane_steps"] < 0.6 * cold.config["lane_steps"]  # what the programs computed
+    assert path.best_index == cold.best_index
+    assert np.all(np.asarray(path.objective) <= np.asarray(cold.objective) * (1 + 1e-6))
+    np.testing.assert_allclose(path.validation_accuracy, cold.validation_accuracy, atol=1e-12)
+
+
 def test_sweep_with_validation_binary_and_float32():
     X, y = make_problem(m=120, n=5, seed=3, dtype=np.float32)
     Xv, yv = make_problem(m=80, n=5, seed=4, dtype=np.float32)
