@@ -48,6 +48,9 @@ def test_bench_runs_on_tiny_shapes(tmp_path):
     assert probe["size"] == "tiny" and "Linear probe (tiny)" in table
     assert len(probe["jaxlr"]["accuracy"]) == len(probe["sklearn"]["accuracy"]) == probe["spec"]["n_C"]
     assert probe["agree"] and probe["jaxlr"]["first_call_s"] >= probe["jaxlr"]["compile_s"] >= 0
+    # the run keeps its programs in a store of its own: a first call compiles whatever earlier
+    # runs kept, and the user's store (here $JAXLR_CACHE_DIR) is left alone
+    assert probe["jaxlr"]["compile_s"] > 0 and not (tmp_path / "cache").exists()
     resampling = res["resampling"]  # each method against its peer loop, time and fits/s
     assert [r["method"] for r in resampling["rows"]] == ["bootstrap", "permutation", "stability"]
     assert all(r["jaxlr_s"] > 0 and r["peer_s"] > 0 for r in resampling["rows"]) and "| resampling, warm |" in table
