@@ -215,7 +215,7 @@ def warn_unfinished(status, residual, tol, steps, label: str = "", prefix: str =
         of = f" of {status.size}" if prefix and status.size > 1 else ""
         warnings.warn(
             f"{lead}{label}{stuck}{of} model(s) stopped at the budget of {budget}={steps} with max|grad| = "
-            f"{worst:.3g} > tol = {tol}. Increase steps, standardize X (standardize=True), or try "
+            f"{worst:.3g} > tol = {tol}. Increase {budget}, standardize X (standardize=True), or try "
             "solver='newton' (few features) or 'lbfgs'.",
             category, stacklevel=stacklevel)
     if diverged:
