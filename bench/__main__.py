@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from unittest import mock
 
 from . import beyond, cv, first_answer, gd, lbfgs, machine, peers, probe, report, resampling, sparse
 from .common import peak_rss_bytes, run_fresh, write_results
@@ -29,20 +30,14 @@ def run(quick: bool, png: str | None, tiny: bool = False, probe_size: str | None
     store of compiled programs is a new, empty directory for the run (this process and the ones
     it starts), so a "first call" compiles as a new user's does, whatever earlier runs kept."""
     import jaxlr
-    from jaxlr._api.cache import default_program_dir
+    from jaxlr._api.cache import CACHE_ENV, default_program_dir
 
-    with tempfile.TemporaryDirectory() as store:
-        saved = os.environ.get("JAXLR_CACHE_DIR")
-        os.environ["JAXLR_CACHE_DIR"] = store
-        jaxlr.set_program_cache(os.path.join(store, "executables"))
-        try:
+    try:
+        with tempfile.TemporaryDirectory() as store, mock.patch.dict(os.environ, {CACHE_ENV: store}):
+            jaxlr.set_program_cache(default_program_dir())  # what a user with this $JAXLR_CACHE_DIR gets
             return _run(quick, png, tiny, probe_size)
-        finally:
-            if saved is None:
-                os.environ.pop("JAXLR_CACHE_DIR")
-            else:
-                os.environ["JAXLR_CACHE_DIR"] = saved
-            jaxlr.set_program_cache(default_program_dir())
+    finally:
+        jaxlr.set_program_cache(default_program_dir())  # the user's own again
 
 
 def _run(quick: bool, png: str | None, tiny: bool, probe_size: str | None) -> dict:
