@@ -118,41 +118,35 @@ def backtracking(evaluate, theta, value, slope, direction, active, t0, max_halvi
     ``f(x + t d) <= f(x) + c t g.d``; every trial of every lane in one evaluation.
 
     ``evaluate(theta)`` returns ``(f, extra)`` for all lanes (``extra``: e.g. the gradient, kept
-    for the accepted trial, so a caller that needs it pays no extra evaluation). A do-while loop:
-    the objective appears once in the compiled program. When the predicted decrease ``-g.d`` is
-    below what floating point can measure in ``f`` (at the optimum), the full step is taken if
-    ``f`` does not rise by more than rounding: the gradient, not ``f``, can still tell the step
-    helped. A lane where nothing qualifies stays (``t = 0``). Returns ``(t, f, extra)`` at the
-    accepted trial (``f``/``extra`` of the last trial where ``t = 0``).
+    for the accepted trial, so a caller that needs it pays no extra evaluation). A while loop whose
+    body evaluates the trial carried in and chooses the next one at its end: the objective appears
+    once in the compiled program, and the evaluation reads a step size that is already computed.
+    (Choosing the trial at the top of the body, from the previous trial's test, let XLA fuse that
+    per-lane test into the evaluation's elementwise work over ``m x outputs x lanes``, recomputed
+    for every element: a third of an L-BFGS step on digits' 6-lane CV paths.) When the predicted
+    decrease ``-g.d`` is below what floating point can measure in ``f`` (at the optimum), the full
+    step is taken if ``f`` does not rise by more than rounding: the gradient, not ``f``, can still
+    tell the step helped. A lane where nothing qualifies stays (``t = 0``). Returns
+    ``(t, f, extra)`` at the accepted trial (``f``/``extra`` of the last trial where ``t = 0``;
+    ``t = 0`` and ``f = inf`` for lanes not ``active``).
     """
     rounding = 100 * jnp.finfo(theta.dtype).eps * jnp.maximum(jnp.abs(value), 1.0)
 
-    def armijo(t, ft):
-        return ft <= value + c * t * slope
-
-    def unmeasurable(f_full):
-        return (-slope <= rounding) & (f_full <= value + rounding)
-
-    def done(t, ft, f_full, j):
-        return ~active | armijo(t, ft) | unmeasurable(f_full) | (j >= max_halvings)
-
     def body(carry):
-        t, ft, f_full, extra, j = carry
-        first = j == 0
-        retry = first | ~done(t, ft, f_full, j)
-        t = jnp.where(first, t0, jnp.where(retry, t / 2, t))
+        t, ft, extra, done, j = carry
         f_new, extra_new = evaluate(theta + t * direction)
-        f_full = jnp.where(first, f_new, f_full)
-        return (t, jnp.where(retry, f_new, ft), f_full, select(retry, extra_new, extra), j + 1)
+        trying = ~done
+        accepted = (f_new <= value + c * t * slope) | (
+            (j == 0) & (-slope <= rounding) & (f_new <= value + rounding))  # unmeasurable decrease
+        done = done | accepted
+        return jnp.where(done, t, t / 2), jnp.where(trying, f_new, ft), select(trying, extra_new, extra), done, j + 1
 
     extra0 = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype),
                                     jax.eval_shape(lambda: evaluate(theta)[1]))
-    inf = jnp.full_like(value, jnp.inf)
-    t, ft, f_full, extra, _ = jax.lax.while_loop(
-        lambda carry: (carry[4] == 0) | jnp.any(~done(*carry[:3], carry[4])), body,
-        (t0, inf, inf, extra0, jnp.zeros((), jnp.int32)))
-    ok = armijo(t, ft) | unmeasurable(f_full)
-    return jnp.where(ok, t, 0.0), ft, extra
+    t, ft, extra, done, _ = jax.lax.while_loop(
+        lambda carry: jnp.any(~carry[3]) & (carry[4] < max_halvings), body,
+        (t0, jnp.full_like(value, jnp.inf), extra0, ~active, jnp.zeros((), jnp.int32)))
+    return jnp.where(done & active, t, 0.0), ft, extra
 
 
 __all__ = ["Solver", "StepInfo", "lane_dot", "lane_max_abs", "soft_threshold", "l1_norm", "optimality_residual",

@@ -165,3 +165,32 @@ def test_vmapped_newton_does_not_stall_at_rounding_level():
     result = jaxlr.sweep(X, y, l2=1 / (Cs * len(y)), solver="newton", tol=1e-10, steps=300, folds=5)
     assert result.converged.all()
     assert int(np.max(result.n_iter)) <= 15  # alone, each of these fits takes at most 12
+
+
+def test_backtracking_takes_the_largest_armijo_step_per_lane():
+    """Lanes of ``f(x) = a x^2`` from ``x = 1`` along ``d = -s``: Armijo asks
+    ``(1 - t s)^2 <= 1 - 2 c t s``, so ``s = 1`` takes ``t = 1`` (to the minimum, any ``a``) and
+    ``s = 4`` fails at 1 and 1/2 and takes 1/4 (the minimum again). A lane not active stays
+    (``t = 0``, ``f = inf``); a lane whose ``f`` is NaN never qualifies (``t = 0``)."""
+    import jax.numpy as jnp
+
+    from jaxlr._core.steps import backtracking
+
+    a = jnp.array([1.0, 3.0, 1.0, 1.0, 1.0])
+    scale = jnp.array([1.0, 1.0, 4.0, 1.0, 1.0])
+    theta = jnp.ones((1, 5))
+    direction = -scale[None, :] * theta
+    active = jnp.array([True, True, True, False, True])
+    broken = jnp.array([False, False, False, False, True])
+
+    def evaluate(p):
+        f = jnp.where(broken, jnp.nan, a * p[0] ** 2)
+        return f, 2 * a * p
+
+    value, grad = evaluate(theta)
+    slope = jnp.sum(grad * direction, axis=0)
+    t, f, g = backtracking(evaluate, theta, value, slope, direction, active, jnp.ones(5))
+    np.testing.assert_array_equal(np.asarray(t), [1.0, 1.0, 0.25, 0.0, 0.0])
+    np.testing.assert_allclose(np.asarray(f)[:3], [0.0, 0.0, 0.0], atol=0)
+    np.testing.assert_allclose(np.asarray(g)[0, :3], [0.0, 0.0, 0.0], atol=0)
+    assert np.isinf(np.asarray(f)[3])
