@@ -58,7 +58,8 @@ def fit_dataset(data: Dataset, *, l2=0.0, l1=0.0, learning_rate=0.01, seed: int 
     config = {k: v for k, v in one.config.items() if k not in ("chunk_size", "lane_steps")}
     result = FitResult(one.coef, one.intercept, one.loss_history, one.n_iter, one.status, one.objective,
                        one.residual, one.classes, FrozenDict(config))
-    warn_unfinished(result.status, result.residual, opts.tol, opts.steps, stacklevel=stacklevel)
+    warn_unfinished(result.status, result.residual, opts.tol, opts.steps, stacklevel=stacklevel,
+                    solver=opts.solver.name)
     if not opts.standardize:
         warn_on_scale(data.X, data.row_weight, data.feature_names, stacklevel=stacklevel)
     warn_if_separated(result, data, opts.fit_intercept, stacklevel=stacklevel)

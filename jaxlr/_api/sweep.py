@@ -131,7 +131,8 @@ def sweep_dataset(data: Dataset, *, seeds: Sequence[int] | int = (0,), learning_
             scores = lane_scores(X_val, y_val, result.coef, result.intercept, w_val[None, :],
                                  np.zeros(len(grid), np.int64), metrics=("loss", "accuracy"))
             result = dataclasses.replace(result, validation_loss=scores[:, 0], validation_accuracy=scores[:, 1])
-    warn_unfinished(result.status, result.residual, opts.tol, opts.steps, label="sweep: ", stacklevel=stacklevel)
+    warn_unfinished(result.status, result.residual, opts.tol, opts.steps, label="sweep: ", stacklevel=stacklevel,
+                    solver=opts.solver.name)
     warn_if_any_separated(result, data, grid.l1, grid.l2, grid.fold, opts.fit_intercept, "sweep: ",
                           stacklevel=stacklevel)
     if not opts.standardize:

@@ -202,10 +202,15 @@ def _fmt(v) -> str:
     return f"{v:.6g}" if isinstance(v, float) else str(v)
 
 
+# what to try when models stop at their budget, by the solver that stopped (not itself)
+_OTHER_SOLVERS = {"newton": "solver='newton' (few features)", "lbfgs": "solver='lbfgs'"}
+
+
 def warn_unfinished(status, residual, tol, steps, label: str = "", prefix: str = "", stacklevel: int = 3,
-                    category: type = ConvergenceWarning, budget: str = "steps") -> None:
+                    category: type = ConvergenceWarning, budget: str = "steps", solver: str | None = None) -> None:
     """``ConvergenceWarning`` for models that stopped at the budget or diverged: the one place this
-    warning is worded (``prefix``: the estimators' scikit-learn wording, ``label``: whose models)."""
+    warning is worded (``prefix``: the estimators' scikit-learn wording, ``label``: whose models,
+    ``solver``: the solver that ran, so the advice names only the others)."""
     status, residual = np.atleast_1d(np.asarray(status)), np.atleast_1d(np.asarray(residual))
     stuck = int(np.sum(status == Status.MAX_ITER))
     diverged = int(np.sum(status == Status.DIVERGED))
@@ -213,10 +218,10 @@ def warn_unfinished(status, residual, tol, steps, label: str = "", prefix: str =
     if stuck:
         worst = float(np.max(residual[status == Status.MAX_ITER]))
         of = f" of {status.size}" if prefix and status.size > 1 else ""
+        others = " or ".join(tip for name, tip in _OTHER_SOLVERS.items() if name != solver)
         warnings.warn(
             f"{lead}{label}{stuck}{of} model(s) stopped at the budget of {budget}={steps} with max|grad| = "
-            f"{worst:.3g} > tol = {tol}. Increase {budget}, standardize X (standardize=True), or try "
-            "solver='newton' (few features) or 'lbfgs'.",
+            f"{worst:.3g} > tol = {tol}. Increase {budget}, standardize X (standardize=True), or try {others}.",
             category, stacklevel=stacklevel)
     if diverged:
         warnings.warn(

@@ -225,7 +225,7 @@ class LogisticRegressionCV(LogisticRegression):
         self.solver_ = options.solver.name
         self.path_ = bool(raw.config["path"])
         warn_unfinished(self, status, np.asarray(raw.residual).reshape(shape), options.tol, n_iter,
-                        label="LogisticRegressionCV: ")
+                        label="LogisticRegressionCV: ", solver=self.solver_)
         n_classes, width = len(classes), 1 if len(classes) == 2 else len(classes)
         layout = [sklearn_layout(c, b, n_classes, bool(self.fit_intercept)) for c, b in zip(raw.coef, raw.intercept)]
         coefs = np.asarray([c for c, _ in layout]).reshape(*shape, width, X.shape[1])

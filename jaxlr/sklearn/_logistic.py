@@ -128,7 +128,8 @@ class LogisticRegression(Callbacks, _LogisticMixin, BaseEstimator):
             task = FitTask(self, X, y, sample_weight, len(classes))
             task.begin(_start(init, X.shape[1], len(classes), X.dtype))
             result = train(data, options, grid, init=init, observe=task.observe)[0]
-            warn_unfinished(self, result.status, result.residual, options.tol, result.n_iter)
+            warn_unfinished(self, result.status, result.residual, options.tol, result.n_iter,
+                            solver=options.solver.name)
             warn_on_scale(data.X, data.row_weight, stacklevel=3)
             warn_if_separated(result, data, options.fit_intercept, stacklevel=3, category=PerfectSeparationWarning)
             coef, intercept = np.array(result.coef), np.array(result.intercept)

@@ -207,7 +207,7 @@ def jaxlr_layout(coef_, intercept_, n_classes: int):
     return Params(coef_.T, intercept_)
 
 
-def warn_unfinished(est, status, residual, tol, n_iter, label: str = "") -> None:
+def warn_unfinished(est, status, residual, tol, n_iter, label: str = "", solver: str | None = None) -> None:
     """The core's warning for unfinished models, led by the scikit-learn solver's own wording
     (so filters written for scikit-learn's messages keep working) and of scikit-learn's class."""
     from .._train.results import warn_unfinished as warn
@@ -216,7 +216,7 @@ def warn_unfinished(est, status, residual, tol, n_iter, label: str = "") -> None
     stuck = np.asarray(status) == 2  # Status.MAX_ITER
     prefix = wording.format(n_iter=int(np.max(np.asarray(n_iter)[stuck], initial=0))) if wording else ""
     warn(status, residual, tol, est.max_iter, label=label, prefix=prefix, stacklevel=4, category=ConvergenceWarning,
-         budget="max_iter")
+         budget="max_iter", solver=solver)
 
 
 def verbose_line(est, solver, n_iter, status):

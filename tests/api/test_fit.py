@@ -134,9 +134,16 @@ def test_diverging_gradient_descent_is_marked_and_never_nan():
 
 def test_budget_warning_says_what_to_try():
     X, y = make_problem()
-    with pytest.warns(jaxlr.ConvergenceWarning, match="steps=5"):
+    with pytest.warns(jaxlr.ConvergenceWarning, match="steps=5") as caught:
         result = jaxlr.fit(X, y, solver="gd", steps=5, tol=1e-8)
     assert result.status_name == "max_iter" and not result.converged
+    assert "try solver='newton' (few features) or solver='lbfgs'" in str(caught[0].message)
+    # the advice names other solvers, not the one that stopped
+    for solver, other in (("lbfgs", "solver='newton'"), ("newton", "solver='lbfgs'")):
+        with pytest.warns(jaxlr.ConvergenceWarning, match="steps=1") as caught:
+            jaxlr.fit(X, y, solver=solver, steps=1, tol=1e-12)
+        text = str(caught[0].message)
+        assert other in text and f"solver='{solver}'" not in text, text
 
 
 def test_no_intercept_keeps_it_at_zero():
