@@ -120,13 +120,10 @@ def backtracking(evaluate, theta, value, slope, direction, active, t0, max_halvi
     ``evaluate(theta)`` returns ``(f, extra)`` for all lanes (``extra``: e.g. the gradient, kept
     for the accepted trial, so a caller that needs it pays no extra evaluation). A while loop whose
     body evaluates the trial carried in and chooses the next one at its end: the objective appears
-    once in the compiled program, and the evaluation reads a step size that is already computed.
-    (Choosing the trial at the top of the body, from the previous trial's test, let XLA fuse that
-    per-lane test into the evaluation's elementwise work over ``m x outputs x lanes``, recomputed
-    for every element: a third of an L-BFGS step on digits' 6-lane CV paths.) When the predicted
-    decrease ``-g.d`` is below what floating point can measure in ``f`` (at the optimum), the full
-    step is taken if ``f`` does not rise by more than rounding: the gradient, not ``f``, can still
-    tell the step helped. A lane where nothing qualifies stays (``t = 0``). Returns
+    once in the compiled program, and the evaluation reads a step size already computed. When the
+    predicted decrease ``-g.d`` is below what floating point can measure in ``f`` (at the optimum),
+    the full step is taken if ``f`` does not rise by more than rounding: the gradient, not ``f``,
+    can still tell the step helped. A lane where nothing qualifies stays (``t = 0``). Returns
     ``(t, f, extra)`` at the accepted trial (``f``/``extra`` of the last trial where ``t = 0``;
     ``t = 0`` and ``f = inf`` for lanes not ``active``).
     """
@@ -134,6 +131,9 @@ def backtracking(evaluate, theta, value, slope, direction, active, t0, max_halvi
 
     def body(carry):
         t, ft, extra, done, j = carry
+        # t arrives finished: a test of the previous trial here would be fused into the
+        # evaluation's m x outputs x lanes elementwise work and recomputed per element
+        # (a third of an L-BFGS step on digits' 6-lane CV paths, bench/README.md)
         f_new, extra_new = evaluate(theta + t * direction)
         trying = ~done
         accepted = (f_new <= value + c * t * slope) | (
