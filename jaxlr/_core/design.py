@@ -89,44 +89,47 @@ class DenseDesign:
 
 
 GRAM_BLOCK = 256  # rows per block of the pairwise products (a block stays in cache)
-# Forming the pairwise products costs about as much as 8 weighted GEMMs (bench/: m = 20,000,
-# n = 64: pairwise 45-55 ms for 1-16 weight columns, weighted GEMMs 6.7 ms each; m = 100,000,
-# n = 100: 479 ms against 65 ms for one column), so fewer columns take the GEMMs.
-PAIRWISE_MIN_WEIGHTS = 8
+# Forming the pairwise products costs about as much as 3-4 weighted GEMMs (bench/README.md,
+# 2026-12-06: m = 20,480, n = 64 float32: pairwise 7.4 ms for 4 weight columns, 8.4 ms for 8,
+# weighted GEMMs 6.7 ms for 4, 26 ms for 8), so fewer columns take the GEMMs.
+PAIRWISE_MIN_WEIGHTS = 4
 
 
 def pairwise_gram(X: jax.Array, D: jax.Array) -> jax.Array:
     """``H[k] = X^T diag(D[:, k]) X`` for every column k of D (m, K): (K, n, n).
 
-    As one matrix product ``D^T P`` where row i of P holds the pairwise products ``x_a x_b``
-    (a <= b) of row i of X, formed block by block so P never exists whole: every lane's Gram
-    matrix comes out of one large GEMM (K x m x n(n+1)/2), instead of K products that each read
-    a weighted copy of X (6x faster at m = 20,000, n = 64, K = 64 in bench/).
+    As one matrix product ``P^T D`` where column i of ``P^T`` holds the pairwise products
+    ``x_a x_b`` (a <= b) of row i of X, formed from whole rows of ``X^T`` block by block so P
+    never exists whole: every lane's Gram matrix comes out of one large GEMM
+    (n(n+1)/2 x m x K), instead of K products that each read a weighted copy of X (7x faster at
+    m = 20,480, n = 64, K = 32 float32).
     """
     m, n = X.shape
     K = D.shape[1]
     rows, cols = np.triu_indices(n)
     blocks, rest = divmod(m, GRAM_BLOCK)
 
-    def pairs(x):
-        return x[:, rows] * x[:, cols]
+    XT = X.T  # one copy per Hessian: a block's pairs are then products of whole rows
+
+    def pairs(xt):  # (n(n+1)/2, rows of the block)
+        return xt[rows] * xt[cols]
 
     def body(i, acc):
-        x = jax.lax.dynamic_slice_in_dim(X, i * GRAM_BLOCK, GRAM_BLOCK)
+        xt = jax.lax.dynamic_slice_in_dim(XT, i * GRAM_BLOCK, GRAM_BLOCK, axis=1)
         d = jax.lax.dynamic_slice_in_dim(D, i * GRAM_BLOCK, GRAM_BLOCK)
-        return acc + d.T @ pairs(x)
+        return acc + pairs(xt) @ d
 
     if blocks < 2:  # small X: P whole
-        upper = D.T @ pairs(X)
+        upper = pairs(XT) @ D
     else:
-        upper = jax.lax.fori_loop(0, blocks, body, jnp.zeros((K, len(rows)), X.dtype))
+        upper = jax.lax.fori_loop(0, blocks, body, jnp.zeros((len(rows), K), X.dtype))
         if rest:
-            upper = upper + D[blocks * GRAM_BLOCK:].T @ pairs(X[blocks * GRAM_BLOCK:])
+            upper = upper + pairs(XT[:, blocks * GRAM_BLOCK:]) @ D[blocks * GRAM_BLOCK:]
     # each entry of the symmetric matrix read from its pair by a constant gather: XLA:CPU expands
     # a scatter into the triangle into a loop of one element per step (~4 us each, 2 ms at n = 32)
     position = np.zeros((n, n), np.int32)
     position[rows, cols] = position[cols, rows] = np.arange(len(rows))
-    return upper[:, position]
+    return jnp.moveaxis(upper[position], 2, 0)
 
 
 def linear(design: Any, W: jax.Array) -> jax.Array:
