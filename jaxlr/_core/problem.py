@@ -118,7 +118,26 @@ class Problem:
         ridge = self.l2[:, None, None] * jnp.eye(n * C, dtype=theta.dtype)
         top = jnp.concatenate([H_ww + ridge, H_wb], axis=2)
         bottom = jnp.concatenate([jnp.swapaxes(H_wb, 1, 2), H_bb], axis=2)
-        return value, grad, jnp.concatenate([top, bottom], axis=1)
+        hessian = jnp.concatenate([top, bottom], axis=1)
+        return value, grad, hessian if C == 1 else hessian + self._curvature_where_flat(hessian)
+
+    def _curvature_where_flat(self, hessian):
+        """(K, P, P): ``max|diag H| 1 1^T / C`` on the C x C block of every row the objective is
+        flat along. Adding one value to a row's C class entries leaves every softmax unchanged, so
+        for an unpenalized row (the intercept, unless penalized; the coefficients when l2 = 0) the
+        Hessian is singular along ``(1, ..., 1)`` in its block, and Cholesky failed on about half
+        the lanes of a step (a second batched factorisation). The gradient has no component along
+        those directions, so the Newton step is unchanged: its minimum-norm solution."""
+        C, n = self.C, self.n
+        group = jnp.arange(hessian.shape[-1]) // C  # row -> its feature, n for the intercept
+        same_group = (group[:, None] == group[None, :]) / C
+        flat_coef = self.l2 == 0
+        flat_intercept = (self.fit_intercept != 0) & (self.l2 * self.intercept_weight**2 == 0)
+        diag = jnp.diagonal(hessian, axis1=1, axis2=2)
+        # rows with no curvature at all (padding, a constant-zero feature) keep Newton's unit diagonal
+        flat = jnp.where(group < n, flat_coef[:, None], flat_intercept[:, None]) & (diag > 0)
+        scale = jnp.max(jnp.abs(diag), axis=1)
+        return scale[:, None, None] * (flat[:, :, None] & flat[:, None, :]) * same_group
 
     def lane_fn(self, k):
         """Lane ``k``'s smooth objective as a function of its parameters (P,) (traced ``k``)."""

@@ -194,3 +194,35 @@ def test_backtracking_takes_the_largest_armijo_step_per_lane():
     np.testing.assert_allclose(np.asarray(f)[:3], [0.0, 0.0, 0.0], atol=0)
     np.testing.assert_allclose(np.asarray(g)[0, :3], [0.0, 0.0, 0.0], atol=0)
     assert np.isinf(np.asarray(f)[3])
+
+
+def test_softmax_newton_factors_at_once_and_takes_the_minimum_norm_step():
+    """Adding one value to a row's class entries leaves a softmax unchanged, so with an
+    unpenalized intercept (and, at l2 = 0, unpenalized coefficients) the Hessian is singular.
+    Newton's system must still factor on the first try (no damping) for every lane, and its step
+    be the minimum-norm solution of ``H d = -g`` for the objective's own Hessian."""
+    import jax.numpy as jnp
+
+    from jaxlr._core.design import dense
+    from jaxlr._core.newton import damped_newton_direction
+    from jaxlr._core.problem import Hyper, Problem
+
+    rng = np.random.default_rng(11)
+    m, n, C = 60, 3, 3
+    X = np.hstack([rng.standard_normal((m, n)), np.zeros((m, 1))])  # a padding column: no curvature
+    y = jnp.asarray(rng.integers(0, C, m))
+    l2 = jnp.array([0.1, 0.0])
+    K = l2.shape[0]
+    hyper = Hyper(jnp.ones(K), jnp.zeros(K), l2, jnp.ones(K))
+    problem = Problem(dense(X), y, jnp.full((m, K), 1.0 / m), hyper, True, C, n + 1)
+    theta = jnp.asarray(0.3 * rng.standard_normal(((n + 1) * C + C, K))).at[n * C:(n + 1) * C].set(0.0)
+    _, grad, hessian = problem.value_grad_hessian(theta)
+    live = np.arange(theta.shape[0]) // C != n  # the padding column's rows: Newton's unit diagonal
+    assert bool(jnp.all(jnp.isfinite(jnp.linalg.cholesky(hessian[:, live][:, :, live]))))
+    direction = damped_newton_direction(hessian, grad, jnp.ones(K, bool))
+    for k in range(K):
+        exact = np.asarray(jax.hessian(lambda p: problem.value(theta.at[:, k].set(p))[k])(theta[:, k]))
+        assert np.linalg.eigvalsh(exact[np.ix_(live, live)])[0] < 1e-12  # singular: the case is real
+        expected = -np.linalg.pinv(exact[np.ix_(live, live)], rcond=1e-10) @ np.asarray(grad)[live, k]
+        np.testing.assert_allclose(np.asarray(direction)[live, k], expected, rtol=1e-8, atol=1e-12)
+        np.testing.assert_array_equal(np.asarray(direction)[~live, k], 0.0)
