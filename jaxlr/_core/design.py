@@ -95,8 +95,9 @@ GRAM_BLOCK = 256  # rows per block of the pairwise products (a block stays in ca
 PAIRWISE_MIN_WEIGHTS = 4
 
 
-def pairwise_gram(X: jax.Array, D: jax.Array) -> jax.Array:
-    """``H[k] = X^T diag(D[:, k]) X`` for every column k of D (m, K): (K, n, n).
+def pairwise_gram(X: jax.Array, D: jax.Array, ones: bool = False) -> jax.Array:
+    """``H[k] = X^T diag(D[:, k]) X`` for every column k of D (m, K): (K, n, n); with ``ones``,
+    of ``[X, 1]`` (K, n + 1, n + 1), the column of ones joining the pairs (no assembly after).
 
     As one matrix product ``P^T D`` where column i of ``P^T`` holds the pairwise products
     ``x_a x_b`` (a <= b) of row i of X, formed from whole rows of ``X^T`` block by block so P
@@ -106,10 +107,11 @@ def pairwise_gram(X: jax.Array, D: jax.Array) -> jax.Array:
     """
     m, n = X.shape
     K = D.shape[1]
+    XT = X.T  # one copy per Hessian: a block's pairs are then products of whole rows
+    if ones:
+        XT, n = jnp.concatenate([XT, jnp.ones((1, m), X.dtype)]), n + 1
     rows, cols = np.triu_indices(n)
     blocks, rest = divmod(m, GRAM_BLOCK)
-
-    XT = X.T  # one copy per Hessian: a block's pairs are then products of whole rows
 
     def pairs(xt):  # (n(n+1)/2, rows of the block)
         return xt[rows] * xt[cols]

@@ -31,6 +31,8 @@ def augmented_gram(design, D: jax.Array) -> jax.Array:
     """(L, n + 1, n + 1): ``[X, 1]^T diag(D[:, l]) [X, 1]`` for every weight column of D (m, L):
     the Gram blocks every Hessian of a loss of the logits is assembled from (Newton's, and
     ``jaxlr.inference``'s)."""
+    if isinstance(design, _design.DenseDesign) and D.shape[1] >= _design.PAIRWISE_MIN_WEIGHTS:
+        return _design.pairwise_gram(design.X, D, ones=True)
     G = design.gram(D)  # (L, n, n)
     cross = design.rmatmul(D).T  # (L, n): X^T d
     total = jnp.sum(D, axis=0)
@@ -111,14 +113,11 @@ class Problem:
             h = jax.vmap(jax.vmap(per_row, in_axes=(1, None)), in_axes=(0, 0))(Z, self.y)  # (m, K, C, C)
             D = weight[:, :, None, None] * h
         A = augmented_gram(self.design, D.reshape(D.shape[0], K * C * C)).reshape(K, C, C, n + 1, n + 1)
-        H_ww = A[..., :n, :n].transpose(0, 3, 1, 4, 2).reshape(K, n * C, n * C)
-        H_wb = A[..., :n, n].transpose(0, 3, 1, 2).reshape(K, n * C, C) * self.fit_intercept
-        H_bb = A[..., n, n] * self.fit_intercept  # (K, C, C)
-        H_bb = H_bb + (self.l2 * self.intercept_weight**2)[:, None, None] * jnp.eye(C, dtype=theta.dtype)
-        ridge = self.l2[:, None, None] * jnp.eye(n * C, dtype=theta.dtype)
-        top = jnp.concatenate([H_ww + ridge, H_wb], axis=2)
-        bottom = jnp.concatenate([jnp.swapaxes(H_wb, 1, 2), H_bb], axis=2)
-        hessian = jnp.concatenate([top, bottom], axis=1)
+        P = (n + 1) * C  # row i * C + c: feature i (n: the intercept), class c, as in theta
+        hessian = A.transpose(0, 3, 1, 4, 2).reshape(K, P, P)
+        kept = jnp.where(self.coef_rows, 1.0, self.fit_intercept).astype(theta.dtype)  # an intercept not fitted: 0
+        penalty = self.l2[:, None] * jnp.where(self.coef_rows, 1.0, self.intercept_weight**2).astype(theta.dtype)
+        hessian = hessian * (kept[:, None] * kept[None, :]) + penalty[:, :, None] * jnp.eye(P, dtype=theta.dtype)
         return value, grad, hessian if C == 1 else hessian + self._curvature_where_flat(hessian)
 
     def _curvature_where_flat(self, hessian):

@@ -107,10 +107,14 @@ def test_dense_padded_and_gram():
 @pytest.mark.parametrize("m", [37, 3 * _design.GRAM_BLOCK + 5])  # below and above the blocked form
 def test_dense_gram_of_many_weights(m, n_weights):
     """Both forms (a weighted GEMM per column below PAIRWISE_MIN_WEIGHTS, pairwise products
-    from it on) give X^T diag(D[:, k]) X for every k."""
+    from it on) give X^T diag(D[:, k]) X for every k, and [X, 1]'s for the augmented blocks."""
+    from jaxlr._core.problem import augmented_gram
+
     rng = np.random.default_rng(5)
     X, D = rng.standard_normal((m, 6)), rng.random((m, n_weights))
     np.testing.assert_allclose(_design.dense(X).gram(D), np.einsum("mi,mk,mj->kij", X, D, X), atol=1e-10)
+    X1 = np.hstack([X, np.ones((m, 1))])  # Newton's and inference's blocks: [X, 1]
+    np.testing.assert_allclose(augmented_gram(_design.dense(X), D), np.einsum("mi,mk,mj->kij", X1, D, X1), atol=1e-10)
 
 
 def test_a_width_that_holds_every_row_is_one_chunk_per_row():
