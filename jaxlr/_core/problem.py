@@ -12,9 +12,10 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from . import design as _design
-from .losses import binary_log_loss, objective_from_logits, softmax_log_loss
+from .losses import binary_log_loss, objective_from_logits
 from .steps import l1_norm
 
 
@@ -98,7 +99,8 @@ class Problem:
 
     def value_grad_hessian(self, theta):
         """Values, gradients and Hessians (K, P, P): ``J^T D J + l2`` with ``J`` the linear map
-        to the logits and ``D`` the loss's curvature in the logits (``jax.hessian`` per row)."""
+        to the logits and ``D`` the loss's curvature in the logits (autodiff for the binary loss,
+        ``diag(p) - p p^T`` for the softmax)."""
         value, grad = self.value_and_grad(theta)
         Z = self.logits(theta)
         weight = self.S / jnp.sum(self.S, axis=0)  # (m, K)
@@ -107,12 +109,20 @@ class Problem:
             y = self.y[:, None]
             dz = jax.grad(lambda z: jnp.sum(binary_log_loss(z, y)))
             curvature = jax.jvp(dz, (Z,), (jnp.ones_like(Z),))[1]  # elementwise second derivative
-            D = (weight * curvature)[:, :, None, None]  # (m, K, 1, 1)
+            D = weight * curvature  # (m, K)
+            A = augmented_gram(self.design, D.reshape(D.shape[0], K)).reshape(K, 1, 1, n + 1, n + 1)
         else:
-            per_row = jax.hessian(lambda z, label: softmax_log_loss(z[None], label[None])[0])
-            h = jax.vmap(jax.vmap(per_row, in_axes=(1, None)), in_axes=(0, 0))(Z, self.y)  # (m, K, C, C)
-            D = weight[:, :, None, None] * h
-        A = augmented_gram(self.design, D.reshape(D.shape[0], K * C * C)).reshape(K, C, C, n + 1, n + 1)
+            # the softmax cross-entropy's curvature in the logits, diag(p) - p p^T for every label,
+            # is symmetric: only its C(C+1)/2 upper entries go through the Gram product
+            upper_c, upper_d = np.triu_indices(C)
+            p = jax.nn.softmax(Z, axis=1)  # (m, C, K)
+            h = p[:, upper_c] * ((upper_c == upper_d)[:, None] - p[:, upper_d])  # (m, Q, K)
+            D = jnp.swapaxes(weight[:, None, :] * h, 1, 2)  # (m, K, Q)
+            Q = len(upper_c)
+            A = augmented_gram(self.design, D.reshape(D.shape[0], K * Q)).reshape(K, Q, n + 1, n + 1)
+            entry = np.zeros((C, C), np.int32)
+            entry[upper_c, upper_d] = entry[upper_d, upper_c] = np.arange(Q)
+            A = A[:, entry]  # (K, C, C, n + 1, n + 1)
         P = (n + 1) * C  # row i * C + c: feature i (n: the intercept), class c, as in theta
         hessian = A.transpose(0, 3, 1, 4, 2).reshape(K, P, P)
         kept = jnp.where(self.coef_rows, 1.0, self.fit_intercept).astype(theta.dtype)  # an intercept not fitted: 0
