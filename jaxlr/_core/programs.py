@@ -223,8 +223,9 @@ def _load_or_compile(store, kind: str, static, state, args, treedef, leaves):
         except Exception:  # written by another build of XLA, or damaged
             store.discard(name)
             KEPT.damaged(getattr(store, "directory", None))
-    compiled = KEPT.first_call(("compile", name), lambda: PROGRAMS[kind].lower(state, *args, static).compile())
-    if KEPT.executables is not None:
+    compiled, from_jax_cache = _compile(lambda: KEPT.first_call(
+        ("compile", name), lambda: PROGRAMS[kind].lower(state, *args, static).compile()))
+    if KEPT.executables is not None and not from_jax_cache:
         try:
             entry = ("lapack" in compiled.as_text(), executables.serialize(compiled))
         except Exception:  # this backend cannot serialize: the traced-program store (if on) serves
@@ -235,6 +236,25 @@ def _load_or_compile(store, kind: str, static, state, args, treedef, leaves):
 
 
 LOADED_EVENT = "/jaxlr/programs/executable_loaded"
+JAX_CACHE_HIT = "/jax/compilation_cache/cache_hits"
+
+
+def _compile(compile_fn):
+    """``compile_fn()`` and whether JAX's persistent cache (when a user or the CLI turned it on)
+    supplied the executable. Such an executable must not be kept: XLA:CPU (jaxlib 0.10.2)
+    serializes it without some of its kernels, and loaded back it fails at its first run with
+    ``NOT_FOUND: Function ... not found`` (a jaxlr upgrade compiling what JAX's cache holds)."""
+    hits = []
+
+    def listen(event, **_):
+        if event == JAX_CACHE_HIT:
+            hits.append(event)
+
+    jax.monitoring.register_event_listener(listen)
+    try:
+        return compile_fn(), bool(hits)
+    finally:
+        jax.monitoring.unregister_event_listener(listen)
 
 
 def _initialize_lapack() -> None:

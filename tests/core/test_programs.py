@@ -148,6 +148,21 @@ def test_the_python_api_keeps_its_compiled_programs_by_default(tmp_path):
     assert not (tmp_path / "off").exists()
 
 
+def test_an_executable_from_jaxs_cache_is_never_kept(tmp_path):
+    """jaxlr's store emptied (a jaxlr upgrade changes its keys) while JAX's cache still holds the
+    programs: the next process compiles them out of JAX's cache, and XLA:CPU serializes such
+    executables without some of their kernels. The store must not keep them, or the process
+    after crashes with ``NOT_FOUND: Function ... not found`` at the first run."""
+    import shutil
+
+    first = _run(tmp_path)
+    shutil.rmtree(tmp_path / "executables")
+    second = _run(tmp_path)
+    third = _run(tmp_path)
+    assert second["coef"] == first["coef"] and third["coef"] == first["coef"]
+    assert third["sweep"] == first["sweep"]
+
+
 def test_the_program_store_keeps_to_its_size_bound_least_recently_used_first(tmp_path):
     import time
 
