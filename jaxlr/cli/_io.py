@@ -196,6 +196,15 @@ def _load_csv(path, target, features):
     return fast if fast is not None else _csv_checked(path, text, target, features)
 
 
+def _numbers(column) -> np.ndarray:
+    """A null-free integer or floating pyarrow column as NumPy, read from its buffers: pyarrow's
+    ``to_numpy`` imports pandas (0.19 s of a 1.7 s ``jaxlr fit wine.csv``)."""
+    dtype = np.dtype(column.type.to_pandas_dtype())
+    parts = [np.frombuffer(chunk.buffers()[1], dtype, count=len(chunk), offset=chunk.offset * dtype.itemsize)
+             for chunk in column.chunks]
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+
 def _csv_fast(raw: bytes, path, target, features):
     """pyarrow's multithreaded reader for a clean file; None at the first doubt, so that
     ``_csv_checked`` can find and name the problem."""
@@ -218,20 +227,20 @@ def _csv_fast(raw: bytes, path, target, features):
         col = table.column(columns.index(name))
         if col.null_count or not (pa.types.is_integer(col.type) or pa.types.is_floating(col.type)):
             return None
-        X[:, j] = col.to_numpy()
+        X[:, j] = _numbers(col)
     if not np.isfinite(X).all():
         return None
     labels = table.column(columns.index(target))
     if labels.null_count:
         return None
     if pa.types.is_integer(labels.type):
-        y = labels.to_numpy().astype(np.int64)
+        y = _numbers(labels).astype(np.int64)
     elif pa.types.is_floating(labels.type):
-        y = labels.to_numpy().astype(np.float64)
+        y = _numbers(labels).astype(np.float64)
         if not np.isfinite(y).all():
             return None
     elif pa.types.is_string(labels.type) or pa.types.is_large_string(labels.type):
-        y = np.char.strip(np.asarray(labels.to_numpy(zero_copy_only=False), dtype=str))
+        y = np.char.strip(np.asarray(labels.to_pylist(), dtype=str))
         if any(v.lower() in _MISSING for v in np.unique(y)):
             return None
     else:
