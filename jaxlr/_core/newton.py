@@ -67,7 +67,7 @@ class Newton(Solver):
     path_iterations: ClassVar[tuple[int, int]] = (8, 4)  # warm starts halve its iterations
 
     def lane_arrays(self, n_outputs):
-        return 14 + 4 * n_outputs  # the per-row curvature (outputs^2) and a chunk of Gram products
+        return 14 + 2 * n_outputs  # the per-row curvature (its C(C+1)/2 upper entries) and a block of pairs
 
     def state_floats(self, n_params):
         return 40 * n_params + 4 * n_params * n_params  # the Hessian and its factor
