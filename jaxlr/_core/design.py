@@ -95,6 +95,16 @@ GRAM_BLOCK = 256  # rows per block of the pairwise products (a block stays in ca
 PAIRWISE_MIN_WEIGHTS = 4
 
 
+def packed_triangle(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``rows, cols``: the upper triangle ``a <= b`` of an n x n matrix in ``np.triu_indices``
+    order, and ``position`` (n, n): where each entry of a symmetric matrix sits in that packed
+    order (``packed[..., position]`` unpacks it with a gather)."""
+    rows, cols = np.triu_indices(n)
+    position = np.zeros((n, n), np.int32)
+    position[rows, cols] = position[cols, rows] = np.arange(len(rows))
+    return rows, cols, position
+
+
 def pairwise_gram(X: jax.Array, D: jax.Array, ones: bool = False) -> jax.Array:
     """``H[k] = X^T diag(D[:, k]) X`` for every column k of D (m, K): (K, n, n); with ``ones``,
     of ``[X, 1]`` (K, n + 1, n + 1), the column of ones joining the pairs (no assembly after).
@@ -110,7 +120,7 @@ def pairwise_gram(X: jax.Array, D: jax.Array, ones: bool = False) -> jax.Array:
     XT = X.T  # one copy per Hessian: a block's pairs are then products of whole rows
     if ones:
         XT, n = jnp.concatenate([XT, jnp.ones((1, m), X.dtype)]), n + 1
-    rows, cols = np.triu_indices(n)
+    rows, cols, position = packed_triangle(n)
     blocks, rest = divmod(m, GRAM_BLOCK)
 
     def pairs(xt):  # (n(n+1)/2, rows of the block)
@@ -129,8 +139,6 @@ def pairwise_gram(X: jax.Array, D: jax.Array, ones: bool = False) -> jax.Array:
             upper = upper + pairs(XT[:, blocks * GRAM_BLOCK:]) @ D[blocks * GRAM_BLOCK:]
     # each entry of the symmetric matrix read from its pair by a constant gather: XLA:CPU expands
     # a scatter into the triangle into a loop of one element per step (~4 us each, 2 ms at n = 32)
-    position = np.zeros((n, n), np.int32)
-    position[rows, cols] = position[cols, rows] = np.arange(len(rows))
     return jnp.moveaxis(upper[position], 2, 0)
 
 
@@ -225,4 +233,4 @@ def to_device(X: np.ndarray) -> jax.Array:
     return jax.device_put(adopted)
 
 
-__all__ = ["DenseDesign", "linear", "dense", "pairwise_gram", "to_device", "aligned_zeros"]
+__all__ = ["DenseDesign", "linear", "dense", "packed_triangle", "pairwise_gram", "to_device", "aligned_zeros"]

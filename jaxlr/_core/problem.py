@@ -12,7 +12,6 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from . import design as _design
 from .losses import binary_log_loss, objective_from_logits
@@ -110,18 +109,16 @@ class Problem:
             dz = jax.grad(lambda z: jnp.sum(binary_log_loss(z, y)))
             curvature = jax.jvp(dz, (Z,), (jnp.ones_like(Z),))[1]  # elementwise second derivative
             D = weight * curvature  # (m, K)
-            A = augmented_gram(self.design, D.reshape(D.shape[0], K)).reshape(K, 1, 1, n + 1, n + 1)
+            A = augmented_gram(self.design, D).reshape(K, 1, 1, n + 1, n + 1)
         else:
             # the softmax cross-entropy's curvature in the logits, diag(p) - p p^T for every label,
             # is symmetric: only its C(C+1)/2 upper entries go through the Gram product
-            upper_c, upper_d = np.triu_indices(C)
+            upper_c, upper_d, entry = _design.packed_triangle(C)
             p = jax.nn.softmax(Z, axis=1)  # (m, C, K)
             h = p[:, upper_c] * ((upper_c == upper_d)[:, None] - p[:, upper_d])  # (m, Q, K)
             D = jnp.swapaxes(weight[:, None, :] * h, 1, 2)  # (m, K, Q)
             Q = len(upper_c)
             A = augmented_gram(self.design, D.reshape(D.shape[0], K * Q)).reshape(K, Q, n + 1, n + 1)
-            entry = np.zeros((C, C), np.int32)
-            entry[upper_c, upper_d] = entry[upper_d, upper_c] = np.arange(Q)
             A = A[:, entry]  # (K, C, C, n + 1, n + 1)
         P = (n + 1) * C  # row i * C + c: feature i (n: the intercept), class c, as in theta
         hessian = A.transpose(0, 3, 1, 4, 2).reshape(K, P, P)
