@@ -24,6 +24,11 @@ from .data import is_sparse
 
 MIN_ROWS, MIN_FEATURES = 64, 8
 LARGE = 2**22  # elements of X from which data keep their shape: compiling is then a small part
+# elements of X from which dense data keep their column count: the products are then bound by
+# reading X, and a zero column costs its bytes at every pass (20,000 x 50 padded to 64 columns
+# took 0.74-0.77 s for LogisticRegressionCV against 0.56-0.58 s unpadded, bench/README.md); rows
+# keep their buckets (at most 1/8 padding there), so resampled row counts still share a program
+EXACT_COLUMNS = 2**18
 
 
 def bucket(n: int, minimum: int = 1) -> int:
@@ -39,8 +44,8 @@ def bucket(n: int, minimum: int = 1) -> int:
 
 
 def pow2_bucket(n: int, minimum: int = 1) -> int:
-    """The next power of two (feature columns and folds: the coarsest buckets, so datasets of
-    similar width share a program; a zero column costs little)."""
+    """The next power of two (feature columns of small data and folds: the coarsest buckets, so
+    datasets of similar width share a program; on small X a zero column costs little)."""
     return 1 << max(0, (max(int(n), minimum) - 1).bit_length())
 
 
@@ -118,7 +123,7 @@ def prepare(X, y, W, *, transpose: bool, mesh=None) -> Prepared:
     n_row_dev = 1 if mesh is None else _mesh.axis_size(mesh, _mesh.DATA)
     large = m * n >= LARGE
     rows = -(-(m if large else bucket(m, MIN_ROWS)) // n_row_dev) * n_row_dev
-    cols = n if large else pow2_bucket(n, MIN_FEATURES) if n <= 256 else bucket(n)
+    cols = n if m * n >= EXACT_COLUMNS else pow2_bucket(n, MIN_FEATURES) if n <= 256 else bucket(n)
     Xp = _pad_matrix(X, rows, cols)
     yp, Wp = _padded_labels_and_weights(y, W, rows)
     if mesh is None:
