@@ -1,4 +1,5 @@
-"""scikit-learn and the seed's NumPy loop, run in their own process (``python -m bench.competitors``).
+"""scikit-learn and the seed's NumPy loop, run in their own process (``python -m bench.competitors``),
+each timed at the faster of one and the default number of BLAS threads (``best_over_blas_threads``).
 
 Reads ``X``, ``y`` (and settings) from an ``.npz`` file and prints one JSON line.
 """
@@ -7,11 +8,11 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 import warnings
 
 import numpy as np
 
+from .common import best_over_blas_threads
 from .objective import GAP, objective64, reference, rel_gap
 
 TOLS = (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-8, 1e-10)
@@ -32,16 +33,6 @@ def seed_gd(X, y, steps: int, learning_rate: float, l2: float):
     return theta[1:], theta[0]
 
 
-def _best_time(fn, repeat=3):
-    best = float("inf")
-    out = None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, out
-
-
 def sklearn_to_optimum(X, y, l2, solver, f_star, repeat):
     from sklearn.linear_model import LogisticRegression
 
@@ -51,10 +42,10 @@ def sklearn_to_optimum(X, y, l2, solver, f_star, repeat):
         clf = LogisticRegression(C=C, solver=solver, tol=tol, max_iter=10_000)
         fit = lambda: clf.fit(X, y)  # noqa: E731
         fit()  # warm (imports, caches)
-        t, _ = _best_time(fit, repeat)
+        t, _, threads = best_over_blas_threads(fit, repeat)
         gap = rel_gap(objective64(X, y, clf.coef_, clf.intercept_, l2), f_star)
         row = {"solver": f"sklearn {solver}", "tol": tol, "seconds": t, "gap": gap,
-               "n_iter": int(np.max(clf.n_iter_)), "reached": gap <= GAP}
+               "n_iter": int(np.max(clf.n_iter_)), "reached": gap <= GAP, **threads}
         if gap <= GAP:
             break
     return row
@@ -72,8 +63,8 @@ def seed_to_optimum(X, y, l2, lr, f_star, max_steps, check_every=50):
         if gap <= GAP:
             break
         check_every *= 2
-    t, _ = _best_time(lambda: seed_gd(X, y, steps, lr, l2), 1)
-    return {"solver": "seed NumPy GD", "steps": steps, "seconds": t, "gap": gap, "reached": gap <= GAP}
+    t, _, threads = best_over_blas_threads(lambda: seed_gd(X, y, steps, lr, l2), 1)
+    return {"solver": "seed NumPy GD", "steps": steps, "seconds": t, "gap": gap, "reached": gap <= GAP, **threads}
 
 
 def c_grid_loop(X, y, Cs, tol, solver):
@@ -87,8 +78,8 @@ def c_grid_loop(X, y, Cs, tol, solver):
         return out
 
     loop()
-    t, out = _best_time(loop, 2)
-    return t, out
+    t, out, threads = best_over_blas_threads(loop, 2)
+    return t, out, threads
 
 
 def main(path: str) -> dict:
@@ -104,18 +95,19 @@ def main(path: str) -> dict:
     lr = float(d["gd_learning_rate"])
     rows.append(seed_to_optimum(X, y, l2, lr, f_star, int(d["seed_max_steps"])))
     same_steps = int(d["same_steps"])
-    t_same, _ = _best_time(lambda: seed_gd(X, y, same_steps, lr, l2), 2)
+    t_same, _, same_threads = best_over_blas_threads(lambda: seed_gd(X, y, same_steps, lr, l2), 2)
 
     Xg, yg, Cs = np.array(d["Xg"]), np.array(d["yg"]), np.array(d["Cs"])
     grid = {}
     for solver in ("lbfgs", "newton-cholesky"):
-        t, out = c_grid_loop(Xg, yg, Cs, float(d["grid_tol"]), solver)
+        t, out, threads = c_grid_loop(Xg, yg, Cs, float(d["grid_tol"]), solver)
         l2s = 1.0 / (Cs * Xg.shape[0])
         refs = [reference(Xg, yg, l2v) for l2v in l2s]
         gaps = [rel_gap(objective64(Xg, yg, c, b, l2v), r) for (c, b, _), l2v, r in zip(out, l2s, refs)]
-        grid[solver] = {"seconds": t, "max_gap": float(max(gaps)), "iters": [o[2] for o in out]}
+        grid[solver] = {"seconds": t, "max_gap": float(max(gaps)), "iters": [o[2] for o in out], **threads}
     grid["refs"] = refs
-    return {"f_star": f_star, "to_optimum": rows, "seed_same_steps_s": t_same, "same_steps": same_steps,
+    return {"f_star": f_star, "to_optimum": rows, "seed_same_steps_s": t_same, "seed_same_steps_threads": same_threads,
+            "same_steps": same_steps,
             "c_grid": grid, "peak_rss_bytes": peak_rss_bytes()}
 
 

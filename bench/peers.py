@@ -155,6 +155,7 @@ def measure(quick: bool, workdir: Path, tiny: bool = False) -> dict:
         "best_sklearn": best_sk, "best_jaxlr": best_jx,
         "speedup_vs_best_sklearn": (best_sk["seconds"] / best_jx["seconds"]) if best_sk and best_jx else None,
         "gd_same_steps": {"steps": same_steps, "jaxlr_s": t_gd, "seed_numpy_s": peers["seed_same_steps_s"],
+                          "seed_threads": peers["seed_same_steps_threads"],
                           "speedup": peers["seed_same_steps_s"] / t_gd},
         "c_grid": {"jaxlr": grid, "jaxlr_all": grids, "sklearn": {k: v for k, v in peers["c_grid"].items() if k != "refs"},
                    "speedup_vs_sklearn_loop": sk_grid / grid["seconds"]},

@@ -75,16 +75,21 @@ def markdown(res: dict) -> str:
             f"{g['seconds']:.3f} s; plain vmap would be {g['plain_vmap_efficiency']:.2f}) | "
             f"{g['lane_efficiency']:.2f} | >= 0.8 | {_target(g['lane_efficiency'], 0.8)} |")
     gs = p["gd_same_steps"]
-    lines.append(f"| GD, same {gs['steps']} steps, vs the seed's NumPy loop | {gs['speedup']:.2f}x | >= 3x | "
+    lines.append(f"| GD, same {gs['steps']} steps, vs the seed's NumPy loop ({gs['seed_numpy_s']:.3f} s; BLAS threads "
+                 f"1 / default {gs['seed_threads']['one_thread_s']:.3f} / {gs['seed_threads']['default_threads_s']:.3f} s)"
+                 f" | {gs['speedup']:.2f}x | >= 3x | "
                  f"{_target(gs['speedup'], 3)} |")
     lines += ["", "Time to the optimum (relative objective gap <= 1e-6 vs float64 reference), warm:", "",
-              "| solver | seconds | gap | tol / steps | iterations | reached |", "|---|---|---|---|---|---|"]
+              "| solver | seconds | gap | tol / steps | iterations | reached | BLAS threads: 1 / default |",
+              "|---|---|---|---|---|---|---|"]
     for r in p["to_optimum"]:
+        threads = (f"{r['one_thread_s']:.4f} / {r['default_threads_s']:.4f} s" if "threads" in r else "")
         lines.append(f"| {r['solver']} | {r['seconds']:.4f} | {r['gap']:.1e} | {r.get('tol', r.get('steps'))} | "
-                     f"{r.get('n_iter', r.get('steps'))} | {r['reached']} |")
+                     f"{r.get('n_iter', r.get('steps'))} | {r['reached']} | {threads} |")
     lines += ["", "C grid: jaxlr " + ", ".join(f"{k} max gap {g['max_gap']:.1e}" for k, g in cg["jaxlr_all"].items())
               + "; sklearn loop " + ", ".join(
-        f"{k} {v['seconds']:.3f} s (max gap {v['max_gap']:.1e})" for k, v in cg["sklearn"].items())]
+        f"{k} {v['seconds']:.3f} s (max gap {v['max_gap']:.1e}; BLAS threads 1 / default "
+        f"{v['one_thread_s']:.3f} / {v['default_threads_s']:.3f} s)" for k, v in cg["sklearn"].items())]
     mem = res["memory"]
     lines += ["", f"Peak memory (RSS): bench process {mem['bench_peak_rss_bytes'] / 2**20:.0f} MiB, "
               f"competitor process {p['competitor_peak_rss_bytes'] / 2**20:.0f} MiB, first-call processes: jaxlr "

@@ -32,6 +32,10 @@ def test_bench_runs_on_tiny_shapes(tmp_path):
                        "sklearn saga", "seed NumPy GD"]
     # every competitor reaches the optimum on this easy problem, checked against float64
     assert all(r["reached"] and r["gap"] <= 1e-6 for r in peers["to_optimum"])
+    # references are timed at one and at the default number of BLAS threads, the faster reported
+    for r in peers["to_optimum"][2:]:
+        assert r["threads"] in ("1", "default") and r["seconds"] == min(r["one_thread_s"], r["default_threads_s"])
+    assert all(r["sklearn_threads"]["threads"] in ("1", "default") for r in res["cv"]["rows"])
     grid = peers["c_grid"]["jaxlr"]
     assert len(grid["n_iter"]) == 32 and grid["max_gap"] <= 1e-6
     assert 0 < grid["lane_efficiency"] <= 1 and grid["computed"] >= grid["needed"]
