@@ -43,10 +43,12 @@ def softmax_log_loss(logits: jax.Array, labels: jax.Array, axis: int = -1) -> ja
     """Per-sample softmax cross-entropy ``logsumexp(z) - z[y]`` for integer labels (m,), the
     classes along ``axis`` of ``logits`` (m, C) or, for K models, (m, C, K) -> (m, K)."""
     axis = axis % logits.ndim
-    index = jnp.expand_dims(jnp.asarray(labels).astype(jnp.int32), axis)
-    index = index.reshape(index.shape + (1,) * (logits.ndim - index.ndim))
-    index = jnp.broadcast_to(index, logits.shape[:axis] + (1,) + logits.shape[axis + 1:])
-    picked = jnp.squeeze(jnp.take_along_axis(logits, index, axis=axis), axis)
+    label = jnp.expand_dims(jnp.asarray(labels).astype(jnp.int32), axis)
+    label = label.reshape(label.shape + (1,) * (logits.ndim - label.ndim))
+    # z[y] as a masked sum, not a gather: its gradient is then a fused select, where the
+    # gather's is a scatter-add that XLA:CPU runs as a loop over rows.
+    is_label = jax.lax.broadcasted_iota(jnp.int32, logits.shape, axis) == label
+    picked = jnp.sum(jnp.where(is_label, logits, 0), axis=axis)
     return jax.nn.logsumexp(logits, axis=axis) - picked
 
 

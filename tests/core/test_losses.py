@@ -13,6 +13,7 @@ from jax.test_util import check_grads
 
 from jaxlr.losses import (
     binary_cross_entropy, binary_log_loss, objective, smooth_objective, softmax_cross_entropy,
+    softmax_log_loss,
 )
 from jaxlr import Params
 
@@ -174,6 +175,22 @@ def test_softmax_two_classes_equals_binary():
     y = jnp.asarray([0, 1, 1, 0, 1])
     two = jnp.stack([jnp.zeros_like(z), z], axis=1)
     np.testing.assert_allclose(softmax_cross_entropy(two, y), binary_cross_entropy(z, y), rtol=1e-13)
+
+
+@pytest.mark.parametrize("lanes", [(), (3,)])
+def test_softmax_gradient_is_probabilities_minus_one_hot_without_scatter(lanes):
+    """d/dz sum_i softmax_log_loss = softmax(z) - onehot(y) along the class axis, for one model
+    (m, C) and for K models (m, C, K); and the gradient is a select, not a scatter-add (which
+    XLA:CPU runs as a loop over rows, 0.8 ms of a 12 ms 5-class CV evaluation)."""
+    rng = np.random.default_rng(0)
+    m, C = 7, 4
+    y = jnp.asarray(rng.integers(0, C, m))
+    z = jnp.asarray(rng.standard_normal((m, C) + lanes))
+    loss = lambda t: jnp.sum(softmax_log_loss(t, y, axis=1))  # noqa: E731
+    p = np.exp(z - jax.nn.logsumexp(z, axis=1, keepdims=True))
+    one_hot = np.asarray(jax.nn.one_hot(y, C)).reshape((m, C) + (1,) * len(lanes))
+    np.testing.assert_allclose(jax.grad(loss)(z), p - one_hot, rtol=1e-12, atol=1e-15)
+    assert "scatter" not in str(jax.make_jaxpr(jax.grad(loss))(z))
 
 
 @pytest.mark.parametrize("label", [0.0, 1.0, 0.3])
