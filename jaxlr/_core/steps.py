@@ -112,20 +112,36 @@ def select(cond, a, b):
 # ----------------------------------------------------------------------------- line search
 
 
-def backtracking(evaluate, theta, value, slope, direction, active, t0, max_halvings: int = 30,
-                 c: float = 1e-4):
-    """Batched Armijo backtracking: per lane the largest ``t = t0 2^-j`` with
+def _cubic_backtrack(t, f0, slope, ft, dt):
+    """The next trial after ``t`` failed Armijo: the minimiser of the cubic through
+    ``(0, f0, slope)`` and ``(t, ft, dt)`` (Nocedal & Wright eq. 3.59), kept when it lies in
+    ``[0.1 t, 0.9 t]``, else ``t / 2`` (also when the values are not finite)."""
+    z = 3.0 * (f0 - ft) / t + slope + dt
+    disc = z * z - slope * dt
+    w = jnp.sqrt(jnp.where(disc > 0, disc, 0.0))
+    denom = dt - slope + 2.0 * w
+    trial = t - t * (dt + w - z) / jnp.where(denom != 0, denom, 1.0)
+    usable = (disc > 0) & (denom != 0) & (trial >= 0.1 * t) & (trial <= 0.9 * t)
+    return jnp.where(usable, trial, t / 2)
+
+
+def backtracking(evaluate, theta, value, slope, direction, active, t0, max_trials: int = 30,
+                 c: float = 1e-4, directional=None):
+    """Batched Armijo backtracking: per lane the first trial ``t`` (from ``t0``, decreasing) with
     ``f(x + t d) <= f(x) + c t g.d``; every trial of every lane in one evaluation.
 
     ``evaluate(theta)`` returns ``(f, extra)`` for all lanes (``extra``: e.g. the gradient, kept
-    for the accepted trial, so a caller that needs it pays no extra evaluation). A while loop whose
-    body evaluates the trial carried in and chooses the next one at its end: the objective appears
-    once in the compiled program, and the evaluation reads a step size already computed. When the
-    predicted decrease ``-g.d`` is below what floating point can measure in ``f`` (at the optimum),
-    the full step is taken if ``f`` does not rise by more than rounding: the gradient, not ``f``,
-    can still tell the step helped. A lane where nothing qualifies stays (``t = 0``). Returns
-    ``(t, f, extra)`` at the accepted trial (``f``/``extra`` of the last trial where ``t = 0``;
-    ``t = 0`` and ``f = inf`` for lanes not ``active``).
+    for the accepted trial, so a caller that needs it pays no extra evaluation). With
+    ``directional(extra) -> g(x + t d).d`` per lane, a failed trial is followed by the minimiser
+    of the cubic that matches f and its slope at 0 and at ``t`` (safeguarded to ``[0.1 t, 0.9 t]``);
+    without it, by ``t / 2``. A while loop whose body evaluates the trial carried in and chooses
+    the next one at its end: the objective appears once in the compiled program, and the
+    evaluation reads a step size already computed. When the predicted decrease ``-g.d`` is below
+    what floating point can measure in ``f`` (at the optimum), the full step is taken if ``f``
+    does not rise by more than rounding: the gradient, not ``f``, can still tell the step helped.
+    A lane where nothing qualifies stays (``t = 0``). Returns ``(t, f, extra)`` at the accepted
+    trial (``f``/``extra`` of the last trial where ``t = 0``; ``t = 0`` and ``f = inf`` for lanes
+    not ``active``).
     """
     rounding = 100 * jnp.finfo(theta.dtype).eps * jnp.maximum(jnp.abs(value), 1.0)
 
@@ -139,12 +155,14 @@ def backtracking(evaluate, theta, value, slope, direction, active, t0, max_halvi
         accepted = (f_new <= value + c * t * slope) | (
             (j == 0) & (-slope <= rounding) & (f_new <= value + rounding))  # unmeasurable decrease
         done = done | accepted
-        return jnp.where(done, t, t / 2), jnp.where(trying, f_new, ft), select(trying, extra_new, extra), done, j + 1
+        following = t / 2 if directional is None else _cubic_backtrack(t, value, slope, f_new, directional(extra_new))
+        return (jnp.where(done, t, following), jnp.where(trying, f_new, ft), select(trying, extra_new, extra), done,
+                j + 1)
 
     extra0 = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype),
                                     jax.eval_shape(lambda: evaluate(theta)[1]))
     t, ft, extra, done, _ = jax.lax.while_loop(
-        lambda carry: jnp.any(~carry[3]) & (carry[4] < max_halvings), body,
+        lambda carry: jnp.any(~carry[3]) & (carry[4] < max_trials), body,
         (t0, jnp.full_like(value, jnp.inf), extra0, ~active, jnp.zeros((), jnp.int32)))
     return jnp.where(done & active, t, 0.0), ft, extra
 
