@@ -124,14 +124,16 @@ def _minibatch_problem(order, t, design, y, S, hyper, control, static):
 
 def init_state(design, y, W, lanes: Lanes, theta0, control: Control, static: Static) -> LoopState:
     problem = _problem(design, y, _lane_weights(W, lanes, y, control, static), lanes.hyper, control, static)
-    value0 = full_objective(problem, theta0)
+    solver_state = static.solver.init(theta0, problem)
+    known = static.solver.known_info(theta0, solver_state)
+    value0 = full_objective(problem, theta0) if known is None else known.value
     K = theta0.shape[1]
     if static.batch_size:
         order = jax.vmap(lambda s: _epoch_order(s, 0, control.n_rows, design.shape[0]), out_axes=1)(lanes.seed)
     else:
         order = jnp.zeros((0, K), jnp.int32)
     return LoopState(
-        theta=theta0, prev_theta=theta0, solver_state=static.solver.init(theta0, problem),
+        theta=theta0, prev_theta=theta0, solver_state=solver_state,
         n_iter=jnp.zeros((K,), jnp.int32), status=jnp.full((K,), RUNNING, jnp.int32),
         value=value0, initial_value=value0, history=jnp.full((HISTORY_SIZE, K), jnp.nan, theta0.dtype),
         t=jnp.zeros((), jnp.int32), order=order,
@@ -158,7 +160,10 @@ def _step(state: LoopState, design, y, S, lanes: Lanes, control: Control, static
     objective is not finite reverts to its last finite parameters and diverges."""
     problem, order = _step_problem(state, design, y, S, lanes, control, static)
     running = state.status == RUNNING
-    new_theta, new_solver_state, info = static.solver.step(state.theta, state.solver_state, problem, running)
+    known = static.solver.known_info(state.theta, state.solver_state)
+    # a lane known to be at tolerance takes no part in the step's work (its line search)
+    working = running if known is None else running & ~(control.to_tolerance & (known.residual <= lanes.hyper.tol))
+    new_theta, new_solver_state, info = static.solver.step(state.theta, state.solver_state, problem, working)
     finite = jnp.isfinite(info.value) & jnp.isfinite(info.residual)
     converged = control.to_tolerance & (info.residual <= lanes.hyper.tol)
     move = running & finite & ~converged
@@ -187,10 +192,14 @@ def _step(state: LoopState, design, y, S, lanes: Lanes, control: Control, static
 
 def summarize(state: LoopState, design, y, S, lanes: Lanes, control: Control, static: Static) -> Summary:
     """Objective and residual at the current parameters (on all data), the status if ending now."""
-    problem = _problem(design, y, S, lanes.hyper, control, static)
-    smooth, grad = problem.value_and_grad(state.theta)
-    objective = smooth + problem.l1 * l1_norm(state.theta, problem.penalty_weight)
-    residual = optimality_residual(state.theta, grad, problem.l1, problem.penalty_weight)
+    known = None if static.batch_size else static.solver.known_info(state.theta, state.solver_state)
+    if known is not None:  # the solver's state holds them: no evaluation
+        objective, residual = known
+    else:
+        problem = _problem(design, y, S, lanes.hyper, control, static)
+        smooth, grad = problem.value_and_grad(state.theta)
+        objective = smooth + problem.l1 * l1_norm(state.theta, problem.penalty_weight)
+        residual = optimality_residual(state.theta, grad, problem.l1, problem.penalty_weight)
     ended = state.t >= control.steps
     spent = jnp.where(control.to_tolerance, MAX_ITER, DONE)
     status = jnp.where((state.status == RUNNING) & ended, spent, state.status)

@@ -88,6 +88,9 @@ class Lbfgs(Solver):
         return LbfgsState(zeros, zeros, jnp.zeros((memory, K), theta.dtype), jnp.zeros((), jnp.int32),
                           jnp.ones((K,), theta.dtype), value, grad)
 
+    def known_info(self, theta, state):
+        return StepInfo(state.value, lane_max_abs(state.grad))  # f and its gradient at theta (no L1)
+
     def step(self, theta, state, problem, active):
         memory = self.memory
         value, grad = state.value, state.grad

@@ -64,6 +64,12 @@ class Solver:
     def init(self, theta: jax.Array, problem) -> Any:
         raise NotImplementedError
 
+    def known_info(self, theta: jax.Array, state) -> StepInfo | None:
+        """The objective ``F`` and the optimality residual at ``theta`` when ``state`` already
+        holds them (no evaluation), else None. With them the loop stops lanes at tolerance before
+        their step does any work, and its summary evaluates nothing."""
+        return None
+
     def step(self, theta: jax.Array, state, problem, active: jax.Array):
         raise NotImplementedError
 
