@@ -161,9 +161,16 @@ def _step(state: LoopState, design, y, S, lanes: Lanes, control: Control, static
     problem, order = _step_problem(state, design, y, S, lanes, control, static)
     running = state.status == RUNNING
     known = static.solver.known_info(state.theta, state.solver_state)
-    # a lane known to be at tolerance takes no part in the step's work (its line search)
-    working = running if known is None else running & ~(control.to_tolerance & (known.residual <= lanes.hyper.tol))
-    new_theta, new_solver_state, info = static.solver.step(state.theta, state.solver_state, problem, working)
+    if known is None:
+        new_theta, new_solver_state, info = static.solver.step(state.theta, state.solver_state, problem, running)
+    else:
+        # a lane known to be at tolerance takes no part in the step's work (its line search), and
+        # when no lane is left the step is skipped (a Newton step's Hessian, for one)
+        working = running & ~(control.to_tolerance & (known.residual <= lanes.hyper.tol))
+        new_theta, new_solver_state, info = jax.lax.cond(
+            jnp.any(working),
+            lambda: static.solver.step(state.theta, state.solver_state, problem, working),
+            lambda: (state.theta, state.solver_state, known))
     finite = jnp.isfinite(info.value) & jnp.isfinite(info.residual)
     converged = control.to_tolerance & (info.residual <= lanes.hyper.tol)
     move = running & finite & ~converged

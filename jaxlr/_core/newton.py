@@ -80,14 +80,22 @@ class Newton(Solver):
         return n_params <= NEWTON_MAX_PARAMS and n_samples * n_params * n_params * n_models <= NEWTON_MAX_WORK
 
     def init(self, theta, problem):
-        return jnp.zeros((theta.shape[1],), jnp.int32)  # stateless
+        return problem.value_and_grad(theta)  # f and its gradient at theta (see ``known_info``)
+
+    def known_info(self, theta, state):
+        value, grad = state
+        return StepInfo(value, lane_max_abs(grad))
 
     def step(self, theta, state, problem, active):
         value, grad, hessian = problem.value_grad_hessian(theta)
         direction = damped_newton_direction(hessian, grad, active)
-        t, _, _ = backtracking(lambda th: (problem.value(th), ()), theta, value, lane_dot(grad, direction),
-                               direction, active, jnp.ones_like(value))
-        return theta + t * direction, state, StepInfo(value, lane_max_abs(grad))
+        # the trials' gradients (one X^T R, next to the Hessian's X^T D X) keep f and its gradient
+        # at the new parameters in the state: a lane at tolerance then costs no Hessian
+        t, f_new, g_new = backtracking(problem.value_and_grad, theta, value, lane_dot(grad, direction),
+                                       direction, active, jnp.ones_like(value))
+        moved = t > 0
+        new_state = (jnp.where(moved, f_new, value), jnp.where(moved, g_new, grad))
+        return theta + t * direction, new_state, StepInfo(value, lane_max_abs(grad))
 
 
 __all__ = ["Newton", "damped_newton_direction", "NEWTON_MAX_PARAMS", "NEWTON_MAX_WORK"]

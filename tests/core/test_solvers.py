@@ -305,8 +305,9 @@ def test_lbfgs_at_tolerance_evaluates_nothing_more(monkeypatch):
         return out
 
     monkeypatch.setattr(Problem, "value_and_grad", counted)
+    jax.clear_caches()  # programs of the same shape bucket, traced by earlier tests, hold no counter
     rng = np.random.default_rng(11)
-    X = rng.standard_normal((211, 7))  # a shape no other test compiles: this trace sees the counter
+    X = rng.standard_normal((211, 7))
     y = (X[:, 0] + rng.standard_normal(211) > 0).astype(float)
     first = jaxlr.fit(X, y, solver="lbfgs", l2=0.1, tol=1e-9)
     from_zero = len(calls)
@@ -316,3 +317,32 @@ def test_lbfgs_at_tolerance_evaluates_nothing_more(monkeypatch):
     assert int(again.n_iter) == 0 and again.converged
     assert len(calls) == 1
     np.testing.assert_allclose(float(again.objective), float(first.objective), rtol=1e-15)
+    jax.clear_caches()  # the counting programs go with the patch
+
+
+def test_newton_at_tolerance_computes_no_hessian(monkeypatch):
+    """Newton's line search keeps f and its gradient at the accepted trial, so a lane at tolerance
+    is known before its step, and a step with no lane left is skipped: from zero, one Hessian per
+    iteration (one more before: the step that found the lane converged); warm-started at its
+    optimum, none."""
+    from jaxlr._core.problem import Problem
+
+    calls = []
+    inner = Problem.value_grad_hessian
+
+    def counted(self, theta):
+        out = inner(self, theta)
+        jax.debug.callback(lambda: calls.append(None))
+        return out
+
+    monkeypatch.setattr(Problem, "value_grad_hessian", counted)
+    jax.clear_caches()  # programs of the same shape bucket, traced by earlier tests, hold no counter
+    rng = np.random.default_rng(12)
+    X = rng.standard_normal((203, 6))
+    y = (X[:, 1] + rng.standard_normal(203) > 0).astype(float)
+    first = jaxlr.fit(X, y, solver="newton", l2=0.1, tol=1e-9)
+    assert first.converged and len(calls) == int(first.n_iter) > 0
+    calls.clear()
+    again = jaxlr.fit(X, y, solver="newton", l2=0.1, tol=1e-8, init=first)
+    assert int(again.n_iter) == 0 and again.converged and not calls
+    jax.clear_caches()  # the counting programs go with the patch
