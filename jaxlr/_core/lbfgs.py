@@ -26,14 +26,14 @@ class LbfgsState(NamedTuple):
     grad: jax.Array  # (P, K) its gradient
 
 
-def _two_loop(grad, state: LbfgsState, memory: int, at_zero):
-    """``-H g`` per lane by the two-loop recursion (newest pair first), scaled by ``gamma``.
-    Skipped pairs have ``rho = 0`` and contribute nothing, so every lane walks the same slots.
+def _two_loop(grad, state: LbfgsState, memory: int):
+    """``-H g`` per lane by the two-loop recursion (newest pair first), scaled by ``gamma``; a
+    lane with no pairs yet gets ``-g / max(1, ||g||)``. Skipped pairs have ``rho = 0`` and
+    contribute nothing, so every lane walks the same slots.
 
-    A lane with no pairs yet steps along ``-g / ||g||`` from zero, where ``f`` and ``g`` have the
-    loss's own scale (scipy's L-BFGS-B: one iteration fewer on two of the bench's four sets,
-    bench/README.md), and along ``-g / max(1, ||g||)`` from a warm start, where ``g`` is small and
-    a unit step overshoots (``LogisticRegressionCV``'s paths took 1.4-1.5x the time with it)."""
+    scipy's first step from zero, ``-g / ||g||``, saves one iteration on two of the bench's dense
+    sets but doubles them on its 10M-non-zero sparse fit (25 -> 50, where ``||g||`` is ~1e-3) and
+    slows warm-started paths (bench/README.md); it is not used."""
     newest = state.offered - 1
 
     def pair(i):
@@ -56,9 +56,7 @@ def _two_loop(grad, state: LbfgsState, memory: int, at_zero):
 
     r = jax.lax.fori_loop(0, memory, second, r)
     has_pairs = jnp.any(state.rho != 0, axis=0)
-    norm = jnp.sqrt(lane_dot(grad, grad))
-    first = -grad / jnp.where(at_zero, jnp.where(norm > 0, norm, 1.0), jnp.maximum(1.0, norm))
-    return jnp.where(has_pairs, -r, first)
+    return jnp.where(has_pairs, -r, -grad / jnp.maximum(1.0, jnp.sqrt(lane_dot(grad, grad))))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -94,7 +92,7 @@ class Lbfgs(Solver):
     def step(self, theta, state, problem, active):
         memory = self.memory
         value, grad = state.value, state.grad
-        direction = _two_loop(grad, state, memory, jnp.all(theta == 0, axis=0))
+        direction = _two_loop(grad, state, memory)
         slope = lane_dot(grad, direction)
         bad = ~(slope < 0)  # not a descent direction (rounding): fall back to steepest descent
         direction = jnp.where(bad, -grad, direction)

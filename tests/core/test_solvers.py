@@ -224,36 +224,38 @@ def test_backtracking_with_slopes_steps_to_the_cubic_minimum():
     np.testing.assert_array_equal(np.asarray(t_half), [1.0, 0.25, 1 / 32])
 
 
-@pytest.mark.parametrize("seed", [0, 1, 3])
-def test_lbfgs_needs_no_more_iterations_than_scipy(seed):
-    """jaxlr's L-BFGS from zero (memory 10, float64) reaches an objective gap of 1e-6 in no more
-    iterations than scipy's L-BFGS-B on the same objective (mean log-loss + l2/2 ||w||^2). With
-    halving in the line search and ``-g / max(1, ||g||)`` as its first step it needed 20, 22 and
-    24 iterations on these sets where scipy needs 19, 17 and 19."""
+def test_lbfgs_needs_no_more_iterations_than_scipy():
+    """jaxlr's L-BFGS from zero (memory 10, float64) against scipy's L-BFGS-B on the same
+    objective (mean log-loss + l2/2 ||w||^2), iterations to an objective gap of 1e-6 on six
+    make_classification sets: no more in total, and at most one more on any set. Halving in the
+    line search needed 124 in total where scipy needs 114, and five more on one set."""
     from scipy.optimize import minimize
     from sklearn.datasets import make_classification
 
-    X, y = make_classification(5000, 30, n_informative=15, random_state=seed)
-    y = y.astype(float)
-    m, l2 = X.shape[0], 1.0 / X.shape[0]
+    ours, theirs = [], []
+    for seed in range(6):
+        X, y = make_classification(5000, 30, n_informative=15, random_state=seed)
+        y = y.astype(float)
+        m, l2 = X.shape[0], 1.0 / X.shape[0]
 
-    def fun(theta):
-        w, b = theta[:-1], theta[-1]
-        z = X @ w + b
-        r = (1.0 / (1.0 + np.exp(-z)) - y) / m
-        return (np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * l2 * (w @ w),
-                np.concatenate([X.T @ r + l2 * w, [r.sum()]]))
+        def fun(theta, X=X, y=y, m=m, l2=l2):
+            w, b = theta[:-1], theta[-1]
+            z = X @ w + b
+            r = (1.0 / (1.0 + np.exp(-z)) - y) / m
+            return (np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * l2 * (w @ w),
+                    np.concatenate([X.T @ r + l2 * w, [r.sum()]]))
 
-    f_star = float(jaxlr.fit(X, y, l2=l2, solver="newton", tol=1e-12, steps=100).objective)
-    ours = jaxlr.fit(X, y, l2=l2, solver="lbfgs", tol=1e-10, steps=200)
-    history = np.asarray(ours.loss_history)[: int(ours.n_iter) + 1]
-    values = [fun(np.zeros(X.shape[1] + 1))[0]]
-    minimize(fun, np.zeros(X.shape[1] + 1), jac=True, method="L-BFGS-B",
-             callback=lambda intermediate_result: values.append(intermediate_result.fun),
-             options={"maxcor": 10, "maxiter": 200, "gtol": 1e-10, "ftol": 0.0})
-    jaxlr_its = int(np.flatnonzero(history - f_star <= 1e-6)[0])
-    scipy_its = int(np.flatnonzero(np.asarray(values) - f_star <= 1e-6)[0])
-    assert jaxlr_its <= scipy_its
+        f_star = float(jaxlr.fit(X, y, l2=l2, solver="newton", tol=1e-12, steps=100).objective)
+        fit = jaxlr.fit(X, y, l2=l2, solver="lbfgs", tol=1e-10, steps=200)
+        history = np.asarray(fit.loss_history)[: int(fit.n_iter) + 1]
+        values = [fun(np.zeros(X.shape[1] + 1))[0]]
+        minimize(fun, np.zeros(X.shape[1] + 1), jac=True, method="L-BFGS-B",
+                 callback=lambda intermediate_result: values.append(intermediate_result.fun),
+                 options={"maxcor": 10, "maxiter": 200, "gtol": 1e-10, "ftol": 0.0})
+        ours.append(int(np.flatnonzero(history - f_star <= 1e-6)[0]))
+        theirs.append(int(np.flatnonzero(np.asarray(values) - f_star <= 1e-6)[0]))
+    assert sum(ours) <= sum(theirs), (ours, theirs)
+    assert max(a - b for a, b in zip(ours, theirs)) <= 1, (ours, theirs)
 
 
 def test_softmax_newton_factors_at_once_and_takes_the_minimum_norm_step():
