@@ -209,6 +209,7 @@ def test_backtracking_with_slopes_steps_to_the_cubic_minimum():
     scale = jnp.array([1.0, 4.0, 40.0])
     theta = jnp.ones((1, 3))
     direction = -scale[None, :] * theta
+
     def evaluate(p):
         return p[0] ** 2, 2 * p
 
@@ -290,24 +291,38 @@ def test_softmax_newton_factors_at_once_and_takes_the_minimum_norm_step():
         np.testing.assert_array_equal(np.asarray(direction)[~live, k], 0.0)
 
 
-def test_lbfgs_at_tolerance_evaluates_nothing_more(monkeypatch):
+@pytest.fixture
+def count_calls(monkeypatch):
+    """``count_calls(method)``: a list that grows by one each time a compiled program runs
+    ``Problem.<method>``. JAX's caches are cleared before (programs of the same shape bucket,
+    traced by earlier tests, hold no counter) and after (the counting programs go with the patch)."""
+    from jaxlr._core.problem import Problem
+
+    def patch(method: str) -> list:
+        calls = []
+        inner = getattr(Problem, method)
+
+        def counted(self, theta):
+            out = inner(self, theta)
+            jax.debug.callback(lambda: calls.append(None))
+            return out
+
+        monkeypatch.setattr(Problem, method, counted)
+        jax.clear_caches()
+        return calls
+
+    yield patch
+    monkeypatch.undo()
+    jax.clear_caches()
+
+
+def test_lbfgs_at_tolerance_evaluates_nothing_more(count_calls):
     """L-BFGS's state holds f and its gradient at the current parameters, so a lane already at
     tolerance stops before its line search evaluates anything, and the summary at the end
     evaluates nothing: warm-started at its optimum, a fit evaluates the objective once (its start;
     three times before: start, one line-search trial, summary). From zero, the evaluations are the
     start plus the line-search trials of its steps, at most one more than its iterations here."""
-    from jaxlr._core.problem import Problem
-
-    calls = []
-    inner = Problem.value_and_grad
-
-    def counted(self, theta):
-        out = inner(self, theta)
-        jax.debug.callback(lambda: calls.append(None))
-        return out
-
-    monkeypatch.setattr(Problem, "value_and_grad", counted)
-    jax.clear_caches()  # programs of the same shape bucket, traced by earlier tests, hold no counter
+    calls = count_calls("value_and_grad")
     rng = np.random.default_rng(11)
     X = rng.standard_normal((211, 7))
     y = (X[:, 0] + rng.standard_normal(211) > 0).astype(float)
@@ -319,26 +334,14 @@ def test_lbfgs_at_tolerance_evaluates_nothing_more(monkeypatch):
     assert int(again.n_iter) == 0 and again.converged
     assert len(calls) == 1
     np.testing.assert_allclose(float(again.objective), float(first.objective), rtol=1e-15)
-    jax.clear_caches()  # the counting programs go with the patch
 
 
-def test_newton_at_tolerance_computes_no_hessian(monkeypatch):
+def test_newton_at_tolerance_computes_no_hessian(count_calls):
     """Newton's line search keeps f and its gradient at the accepted trial, so a lane at tolerance
     is known before its step, and a step with no lane left is skipped: from zero, one Hessian per
     iteration (one more before: the step that found the lane converged); warm-started at its
     optimum, none."""
-    from jaxlr._core.problem import Problem
-
-    calls = []
-    inner = Problem.value_grad_hessian
-
-    def counted(self, theta):
-        out = inner(self, theta)
-        jax.debug.callback(lambda: calls.append(None))
-        return out
-
-    monkeypatch.setattr(Problem, "value_grad_hessian", counted)
-    jax.clear_caches()  # programs of the same shape bucket, traced by earlier tests, hold no counter
+    calls = count_calls("value_grad_hessian")
     rng = np.random.default_rng(12)
     X = rng.standard_normal((203, 6))
     y = (X[:, 1] + rng.standard_normal(203) > 0).astype(float)
@@ -347,4 +350,3 @@ def test_newton_at_tolerance_computes_no_hessian(monkeypatch):
     calls.clear()
     again = jaxlr.fit(X, y, solver="newton", l2=0.1, tol=1e-8, init=first)
     assert int(again.n_iter) == 0 and again.converged and not calls
-    jax.clear_caches()  # the counting programs go with the patch
