@@ -311,13 +311,18 @@ def _load_or_keep(store, kind, static, leaves, treedef, n_state):
     return call, out_tree
 
 
+def _leaf_signature(leaves) -> tuple:
+    """Shapes and dtypes of a call's leaves (dtype objects: ``str`` of each cost ~1 ms a call)."""
+    return tuple((a.shape, getattr(a, "dtype", type(a))) for a in leaves)
+
+
 def call(kind: str, static, state, *args):
     """``engine.run(state, *args, static)`` compiled with ``kind``'s options (kept across processes
     when a store is set and the program can be serialized)."""
     executables = KEPT.executables
     if executables is not None and static.solver.serializable and not _sharded(args):
         leaves, treedef = jax.tree_util.tree_flatten((state, *args))
-        key = (kind, static, treedef, tuple((a.shape, str(getattr(a, "dtype", type(a)))) for a in leaves))
+        key = (kind, static, treedef, _leaf_signature(leaves))
         compiled = KEPT.compiled.get(key)
         if compiled is None:
             compiled = KEPT.compiled[key] = _load_or_compile(executables, kind, static, state, args, treedef, leaves)
@@ -326,7 +331,7 @@ def call(kind: str, static, state, *args):
     if KEPT.jax_cache is None and store is None:
         return PROGRAMS[kind](state, *args, static)
     leaves, treedef = jax.tree_util.tree_flatten((state, *args))
-    key = (kind, static, treedef, tuple((a.shape, str(getattr(a, "dtype", type(a)))) for a in leaves))
+    key = (kind, static, treedef, _leaf_signature(leaves))
     if store is None or not static.solver.serializable or _sharded(args):
         return KEPT.first_call(key, PROGRAMS[kind], state, *args, static)
     kept = KEPT.loaded.get(key)
