@@ -13,7 +13,9 @@ engine:
 
 ``DenseDesign`` may carry a row-major copy of ``X^T``: on XLA:CPU, ``X^T R`` read from the copy
 runs 2-7x faster than a dot contracting X's row axis (measured in ``bench/``), at the price of a
-second copy of X in memory. ``linear`` then uses it for the backward product.
+second copy of X in memory. ``linear`` then uses it for the backward product, and for one lane
+the forward product too; a one-lane design may then hold the copy alone (``X`` is None), since
+nothing reads X's rows (``dense(..., rows=False)``).
 
 ``SparseDesign`` (``sparse.py``) offers the same operations for a sparse X.
 """
@@ -33,29 +35,36 @@ import numpy as np
 @partial(jax.tree_util.register_dataclass, data_fields=["X", "XT"], meta_fields=[])
 @dataclasses.dataclass(frozen=True)
 class DenseDesign:
-    """A dense (m, n) matrix, optionally with its row-major transpose ``XT`` (n, m)."""
+    """A dense (m, n) matrix, optionally with its row-major transpose ``XT`` (n, m); ``X`` may be
+    None when ``XT`` is there (one-lane fits: the products read only ``XT``; what needs rows
+    transposes it back, correct but slower)."""
 
-    X: jax.Array
+    X: jax.Array | None
     XT: jax.Array | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
-        return self.X.shape
+        return self.X.shape if self.X is not None else self.XT.shape[::-1]
 
     @property
     def dtype(self):
-        return self.X.dtype
+        return (self.X if self.X is not None else self.XT).dtype
 
     @property
     def nbytes(self) -> int:
-        return self.X.nbytes + (0 if self.XT is None else self.XT.nbytes)
+        return sum(a.nbytes for a in (self.X, self.XT) if a is not None)
+
+    @property
+    def row_major(self) -> jax.Array:
+        """X itself: the array, or the transpose of ``XT`` when only that is kept."""
+        return self.X if self.X is not None else self.XT.T
 
     @property
     def has_fast_transpose(self) -> bool:
         return self.XT is not None
 
     def matmul(self, W: jax.Array) -> jax.Array:
-        if W.ndim == 2 and W.shape[1] <= FORWARD_FROM_XT_MAX_LANES and self.XT is not None:
+        if self.XT is not None and (self.X is None or W.ndim == 2 and W.shape[1] <= FORWARD_FROM_XT_MAX_LANES):
             return (W.T @ self.XT).T  # a row-major GEMV over X^T: 1.97 vs 2.9 ms on 100,000 x 100 (2 lanes: slower)
         if W.ndim == 2 and W.shape[1] == 1:
             return (self.X @ W[:, 0])[:, None]  # a vector: its autodiff transpose stays a GEMV
@@ -69,17 +78,19 @@ class DenseDesign:
         return self.X.T @ R
 
     def gram(self, D: jax.Array) -> jax.Array:
+        X = self.row_major
+
         def weighted(d):
-            return (self.X * d[:, None]).T @ self.X
+            return (X * d[:, None]).T @ X
 
         if D.ndim == 1:
             return weighted(D)
         if D.shape[1] < PAIRWISE_MIN_WEIGHTS:  # a few weight columns: one weighted GEMM each
             return jax.vmap(weighted, in_axes=1)(D)
-        return pairwise_gram(self.X, D)
+        return pairwise_gram(X, D)
 
     def rows(self, idx: jax.Array) -> "DenseDesign":
-        return DenseDesign(self.X[idx])
+        return DenseDesign(self.row_major[idx])
 
     def __matmul__(self, W: jax.Array) -> jax.Array:
         return linear(self, W)
@@ -175,36 +186,52 @@ FORWARD_FROM_XT_MAX_LANES = 1
 TRANSPOSE_ROWS = 512  # rows per block of the host transpose: a block's columns stay in cache
 
 
-def transposed(X: np.ndarray) -> np.ndarray:
+def transposed(X: np.ndarray, copy: bool = False):
     """A row-major copy of ``X.T`` made on the host in row blocks by two threads (NumPy's copy
     releases the GIL). On the 2-core bench machine: 17-23 ms for 100,000 x 100 and 250,000 x 64
     float32, against 27-119 ms for ``np.ascontiguousarray(X.T)`` and 39-55 ms for a device
-    transpose (which also costs a compiled program)."""
+    transpose (which also costs a compiled program).
+
+    ``copy=True`` returns ``(aligned copy of X, X.T)``, both made in the same blocks: each block
+    is read from memory once and transposed from cache, and the copy (which ``to_device`` needs
+    for a misaligned X) is split between the threads. 100,000 x 100 float32: 13-16 ms against
+    17-21 ms for the copy and then the transpose (bench/README.md)."""
     m, n = X.shape
     out = aligned_zeros((n, m), X.dtype)  # so that ``to_device`` adopts it
+    rows = aligned_zeros((m, n), X.dtype) if copy else None
 
     def work(lo: int, hi: int) -> None:
         for start in range(lo, hi, TRANSPOSE_ROWS):
             stop = min(start + TRANSPOSE_ROWS, hi)
-            out[:, start:stop] = X[start:stop].T
+            block = X[start:stop]
+            if rows is not None:
+                rows[start:stop] = block
+                block = rows[start:stop]  # now in cache
+            out[:, start:stop] = block.T
 
     if m * n < 1 << 16:
         work(0, m)
-        return out
-    cut = m // 2
-    with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda bounds: work(*bounds), [(0, cut), (cut, m)]))
-    return out
+    else:
+        cut = m // 2
+        with ThreadPoolExecutor(2) as pool:
+            list(pool.map(lambda bounds: work(*bounds), [(0, cut), (cut, m)]))
+    return (rows, out) if copy else out
 
 
-def dense(X: np.ndarray, transpose: bool = False) -> DenseDesign:
+def dense(X: np.ndarray, transpose: bool = False, rows: bool = True) -> DenseDesign:
     """A dense design from host data; ``transpose=True`` also makes a row-major ``X.T``
-    (``transposed``)."""
+    (``transposed``), together with the aligned copy of X when ``to_device`` would make one.
+    ``rows=False`` (with ``transpose``) keeps the transposed copy alone: for one lane nothing
+    reads X, and its copy was 8 of a 100,000 x 100 L-BFGS fit's ~55 ms (bench/README.md)."""
     X = np.asarray(X)
-    Xd = to_device(X)
     if not transpose:
-        return DenseDesign(Xd)
-    return DenseDesign(Xd, to_device(transposed(X)))
+        return DenseDesign(to_device(X))
+    if not rows:
+        return DenseDesign(None, to_device(transposed(X)))
+    if _adopts(X):
+        return DenseDesign(to_device(X), to_device(transposed(X)))
+    rows, XT = transposed(X, copy=True)
+    return DenseDesign(to_device(rows), to_device(XT))
 
 
 HOST_ALIGNMENT = 64  # bytes: XLA:CPU adopts a host buffer aligned like this without copying it
@@ -225,12 +252,17 @@ def to_device(X: np.ndarray) -> jax.Array:
     array at ~2 GB/s (19 ms for 100,000 x 100 float32, a third of a warm fit's fixed cost);
     copying it into an aligned buffer that XLA then adopts takes 3.9 ms (bench/README.md)."""
     X = np.asarray(X)
-    if jax.default_backend() != "cpu" or X.nbytes < ADOPT_MIN_BYTES or (
-            X.flags.c_contiguous and X.ctypes.data % HOST_ALIGNMENT == 0):
+    if _adopts(X):
         return jax.device_put(X)
     adopted = aligned_zeros(X.shape, X.dtype)
     np.copyto(adopted, X)
     return jax.device_put(adopted)
+
+
+def _adopts(X: np.ndarray) -> bool:
+    """Whether ``to_device`` puts X on the device as it is (no aligned copy first)."""
+    return jax.default_backend() != "cpu" or X.nbytes < ADOPT_MIN_BYTES or (
+        X.flags.c_contiguous and X.ctypes.data % HOST_ALIGNMENT == 0)
 
 
 __all__ = ["DenseDesign", "linear", "dense", "packed_triangle", "pairwise_gram", "to_device", "aligned_zeros"]

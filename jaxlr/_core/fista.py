@@ -43,6 +43,10 @@ class Fista(Solver):
     line_search: ClassVar[bool] = True
     expected_steps: ClassVar[int] = 100
 
+    @property
+    def forms_gram(self) -> bool:  # its polishing Newton steps (``newton_system``) read X's rows
+        return self.polish
+
     def lane_arrays(self, n_outputs):
         return 14
 

@@ -63,6 +63,7 @@ class Newton(Solver):
 
     line_search: ClassVar[bool] = True
     reads_transpose: ClassVar[bool] = False  # a few steps, dominated by X^T D X
+    forms_gram: ClassVar[bool] = True
     expected_steps: ClassVar[int] = 10
     path_iterations: ClassVar[tuple[int, int]] = (8, 4)  # warm starts halve its iterations
 

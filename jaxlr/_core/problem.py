@@ -32,7 +32,7 @@ def augmented_gram(design, D: jax.Array) -> jax.Array:
     the Gram blocks every Hessian of a loss of the logits is assembled from (Newton's, and
     ``jaxlr.inference``'s)."""
     if isinstance(design, _design.DenseDesign) and D.shape[1] >= _design.PAIRWISE_MIN_WEIGHTS:
-        return _design.pairwise_gram(design.X, D, ones=True)
+        return _design.pairwise_gram(design.row_major, D, ones=True)
     G = design.gram(D)  # (L, n, n)
     cross = design.rmatmul(D).T  # (L, n): X^T d
     total = jnp.sum(D, axis=0)

@@ -44,6 +44,7 @@ class Solver:
     minibatch: ClassVar[bool] = False  # works on minibatches (batch_size)
     line_search: ClassVar[bool] = False  # monotone, reaches tight tolerances (jaxlr.solve)
     reads_transpose: ClassVar[bool] = True  # many gradient passes: a row-major X^T copy pays
+    forms_gram: ClassVar[bool] = False  # builds X^T D X (Hessians): reads X's rows, even for one lane
     expected_steps: ClassVar[int | None] = None  # typical steps to tolerance (None: the budget)
     path_iterations: ClassVar[tuple[int, int] | None] = None  # (from zero, warm-started on a path)
     serializable: ClassVar[bool] = True  # its program can be kept across processes (jax.export)

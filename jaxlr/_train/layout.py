@@ -110,10 +110,11 @@ def _padded_labels_and_weights(y, W, rows: int):
     return yp, Wp
 
 
-def prepare(X, y, W, *, transpose: bool, mesh=None) -> Prepared:
+def prepare(X, y, W, *, transpose: bool, keep_rows: bool = True, mesh=None) -> Prepared:
     """Pad the data to their buckets (rows also to a multiple of the mesh's data axis) and place
     them on the device(s). Large dense data keep their exact shape: padding would copy X, and
-    their run costs more than compiling a program of their own."""
+    their run costs more than compiling a program of their own. ``keep_rows=False`` (dense, with
+    ``transpose``, one device): the device holds only X^T (see ``design.dense``)."""
     m, n = X.shape
     if is_sparse(X):  # padding a sparse design adds no entries: always to the buckets
         rows, cols = bucket(m, MIN_ROWS), pow2_bucket(n, MIN_FEATURES) if n <= 256 else bucket(n)
@@ -127,7 +128,7 @@ def prepare(X, y, W, *, transpose: bool, mesh=None) -> Prepared:
     Xp = _pad_matrix(X, rows, cols)
     yp, Wp = _padded_labels_and_weights(y, W, rows)
     if mesh is None:
-        return Prepared(dense(Xp, transpose=transpose), jax.device_put(yp), jax.device_put(Wp),
+        return Prepared(dense(Xp, transpose=transpose, rows=keep_rows), jax.device_put(yp), jax.device_put(Wp),
                         m, n, None)
     design = DenseDesign(_mesh.put(Xp, mesh, _mesh.spec(mesh, "data", None)),
                          _mesh.put(np.ascontiguousarray(Xp.T), mesh, _mesh.spec(mesh, None, "data"))

@@ -15,6 +15,7 @@ from typing import Callable
 import jax
 import numpy as np
 
+from .._core.design import FORWARD_FROM_XT_MAX_LANES
 from .._core.engine import Lanes, Static
 from .._core.problem import Hyper
 from .checks import ArgumentTypeError, ArgumentValueError
@@ -73,7 +74,9 @@ class Trainer:
         if self.scaling is not None:
             X = self.scaling.apply(X)
         transpose = use_transpose(options.solver, options.batch_size, options.mesh, data.is_sparse, options.steps)
-        self.prepared = prepare(X, data.y, self.W, transpose=transpose, mesh=options.mesh)
+        # one lane reads only X^T (``DenseDesign``): no copy of X's rows unless the solver forms Grams
+        keep_rows = not (transpose and len(grid) <= FORWARD_FROM_XT_MAX_LANES and not options.solver.forms_gram)
+        self.prepared = prepare(X, data.y, self.W, transpose=transpose, keep_rows=keep_rows, mesh=options.mesh)
         self.static = Static(options.solver, options.batch_size, data.n_outputs, resample)
 
     def __call__(self, grid: Grid, *, init=None, steps: int | None = None, progress: Callable | None = None,

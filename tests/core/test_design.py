@@ -157,3 +157,65 @@ def test_the_host_transpose_is_x_transposed(shape):
     X = np.arange(np.prod(shape), dtype=np.float32).reshape(shape)
     out = transposed(X)
     assert out.flags.c_contiguous and np.array_equal(out, X.T)
+    rows, out = transposed(X, copy=True)  # the aligned copy made in the same blocks
+    assert out.flags.c_contiguous and np.array_equal(out, X.T)
+    assert rows.flags.c_contiguous and np.array_equal(rows, X) and (rows.size == 0 or rows.ctypes.data % 64 == 0)
+
+
+def test_a_misaligned_x_and_its_transpose_reach_the_device_equal():
+    from jaxlr._core.design import ADOPT_MIN_BYTES, dense
+
+    m = ADOPT_MIN_BYTES // (8 * 4) + 3  # large enough to be copied, not adopted
+    raw = np.arange(m * 8 + 1, dtype=np.float32)
+    X = raw[1:].reshape(m, 8)  # 4 bytes past numpy's alignment
+    assert X.ctypes.data % 64 != 0
+    D = dense(X, transpose=True)
+    assert np.array_equal(np.asarray(D.X), X) and np.array_equal(np.asarray(D.XT), X.T)
+
+
+def test_a_design_of_x_transposed_alone_gives_the_same_products():
+    """``dense(..., rows=False)`` keeps only X^T (one-lane fits): every product, and what needs
+    rows (Grams, minibatches), equals the design that holds both."""
+    from jaxlr._core.design import dense
+
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((50, 7))
+    both, alone = dense(X, transpose=True), dense(X, transpose=True, rows=False)
+    assert alone.X is None and alone.shape == (50, 7) and alone.dtype == X.dtype
+    assert alone.nbytes == X.nbytes and both.nbytes == 2 * X.nbytes
+    for W in (rng.standard_normal(7), rng.standard_normal((7, 1)), rng.standard_normal((7, 3))):
+        np.testing.assert_allclose(alone.matmul(W), both.matmul(W), rtol=1e-12, atol=1e-12)
+    for R in (rng.standard_normal(50), rng.standard_normal((50, 4))):
+        np.testing.assert_allclose(alone.rmatmul(R), both.rmatmul(R), rtol=1e-12, atol=1e-12)
+    for D in (rng.random(50), rng.random((50, 2)), rng.random((50, 5))):
+        np.testing.assert_allclose(alone.gram(D), both.gram(D), rtol=1e-12, atol=1e-12)
+    idx = np.array([3, 1, 4])
+    np.testing.assert_array_equal(alone.rows(idx).X, X[idx])
+
+
+@pytest.mark.filterwarnings("ignore::jaxlr.ConvergenceWarning")  # gd's budget: only the layout matters here
+@pytest.mark.parametrize("solver, n_models, keeps_rows", [
+    ("lbfgs", 1, False), ("gd", 1, False), ("lbfgs", 2, True), ("newton", 1, True), ("fista", 1, False)])
+def test_one_lane_fits_put_only_x_transposed_on_the_device(monkeypatch, solver, n_models, keeps_rows):
+    """A one-lane fit of a solver that forms no Gram reads X only through X^T: the copy of X's
+    rows (8 ms of a 100,000 x 100 L-BFGS fit) is not made."""
+    import jaxlr
+    from jaxlr._train import train
+
+    kept = []
+    real = train.prepare
+
+    def spy(*args, **kwargs):
+        prepared = real(*args, **kwargs)
+        kept.append(prepared.design.X is not None)
+        return prepared
+
+    monkeypatch.setattr(train, "prepare", spy)
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((80, 4))
+    y = (X[:, 0] + rng.standard_normal(80) > 0).astype(int)
+    if n_models == 1:
+        jaxlr.fit(X, y, solver=solver, l2=0.1, tol=1e-6, steps=100)
+    else:
+        jaxlr.sweep(X, y, solver=solver, l2=[0.1, 1.0], tol=1e-6, steps=100)
+    assert kept == [keeps_rows]
