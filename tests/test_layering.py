@@ -17,7 +17,7 @@ PACKAGE = pathlib.Path(jaxlr.__file__).parent
 # each package's modules in order: a module imports only modules before it, in its own package or
 # in the packages before its own
 LAYERS = {
-    "_core": ["status", "model", "losses", "metrics", "design", "sparse", "steps", "problem", "first_order", "lbfgs",
+    "_core": ["status", "model", "losses", "metrics", "design", "sparse", "host_sparse", "steps", "problem", "first_order", "lbfgs",
               "newton", "active_set", "fista", "solvers", "resample", "engine", "programs"],
     "_train": ["checks", "data", "grid", "results", "mesh", "layout", "scaling", "path", "options", "chunks",
                "scoring", "train"],

@@ -343,7 +343,12 @@ def call(kind: str, static, state, *args):
 
 
 def _sharded(args) -> bool:
-    return any(isinstance(a, jax.Array) and len(a.sharding.device_set) > 1 for a in jax.tree_util.tree_leaves(args))
+    """Sharded over devices, or calling the host (``HostSparseDesign``): neither is kept across
+    processes (``jax.export`` serializes neither a host callback nor, here, a sharding)."""
+    from .host_sparse import is_host
+
+    return any(is_host(a) for a in args) or any(
+        isinstance(a, jax.Array) and len(a.sharding.device_set) > 1 for a in jax.tree_util.tree_leaves(args))
 
 
 __all__ = ["call", "set_store", "set_executables", "kept_shapes", "outside_stacklevel", "program_kind", "PROGRAMS", "OPTIONS", "CPU_OPTIONS", "SMALL_CPU_OPTIONS"]

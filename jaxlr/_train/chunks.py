@@ -22,6 +22,7 @@ import numpy as np
 from .._core import programs as _programs
 from .._core.engine import Control, Lanes, LoopState, Static, init_state
 from .._core.model import Params
+from .._core.host_sparse import HostSparseDesign
 from .._core.sparse import SparseDesign
 from .._core.status import HISTORY_SIZE, Status, history_steps, history_stride
 from .checks import ArgumentValueError
@@ -85,7 +86,7 @@ def _work_rows(design) -> int:
     are gathers and sums that XLA emits as loops, several times slower at -O0; a 10-step fit on
     2.5M entries took 3.8 s at -O0)."""
     rows = design.shape[0]
-    return max(rows, design.nnz) if isinstance(design, SparseDesign) else rows
+    return max(rows, design.nnz) if isinstance(design, (SparseDesign, HostSparseDesign)) else rows
 
 
 def _lanes_of(tree, sel):

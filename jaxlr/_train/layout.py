@@ -17,6 +17,7 @@ import numpy as np
 
 from .._core.design import DenseDesign, dense
 from .._core.model import Params
+from .._core.host_sparse import host_sparse
 from .._core.sparse import sparse
 from .._core.status import HISTORY_SIZE
 from . import mesh as _mesh
@@ -87,6 +88,14 @@ def use_transpose(solver, batch_size, mesh, is_sparse_x: bool = False, steps: in
     return jax.default_backend() == "cpu" and batch_size is None and solver.reads_transpose
 
 
+def use_host_sparse(solver, transpose: bool, mesh) -> bool:
+    """Sparse X whose products scipy computes on the host, two threads (``host_sparse``): on one
+    CPU process, for the solvers that read both products many times (``transpose``) and form no
+    Gram; on 10M non-zeros scipy's two threads take 8 ms a product where XLA's gathers take 17-24."""
+    return (transpose and mesh is None and jax.default_backend() == "cpu" and jax.process_count() == 1
+            and not solver.forms_gram)
+
+
 class Prepared(NamedTuple):
     """Padded device inputs shared by every chunk."""
 
@@ -110,16 +119,17 @@ def _padded_labels_and_weights(y, W, rows: int):
     return yp, Wp
 
 
-def prepare(X, y, W, *, transpose: bool, keep_rows: bool = True, mesh=None) -> Prepared:
+def prepare(X, y, W, *, transpose: bool, keep_rows: bool = True, host: bool = False, mesh=None) -> Prepared:
     """Pad the data to their buckets (rows also to a multiple of the mesh's data axis) and place
     them on the device(s). Large dense data keep their exact shape: padding would copy X, and
     their run costs more than compiling a program of their own. ``keep_rows=False`` (dense, with
-    ``transpose``, one device): the device holds only X^T (see ``design.dense``)."""
+    ``transpose``, one device): the device holds only X^T (see ``design.dense``). ``host`` (sparse
+    X): its products run on the host (``use_host_sparse``)."""
     m, n = X.shape
     if is_sparse(X):  # padding a sparse design adds no entries: always to the buckets
         rows, cols = bucket(m, MIN_ROWS), pow2_bucket(n, MIN_FEATURES) if n <= 256 else bucket(n)
         yp, Wp = _padded_labels_and_weights(y, W, rows)
-        design = sparse(X, transpose=transpose).pad(rows, cols)
+        design = host_sparse(X, (rows, cols)) if host else sparse(X, transpose=transpose).pad(rows, cols)
         return Prepared(design, jax.device_put(yp), jax.device_put(Wp), m, n, None)
     n_row_dev = 1 if mesh is None else _mesh.axis_size(mesh, _mesh.DATA)
     large = m * n >= LARGE

@@ -22,7 +22,7 @@ from .checks import ArgumentTypeError, ArgumentValueError
 from .chunks import Checkpoint, RawResult, Run
 from .data import Dataset
 from .grid import FrozenDict, Grid
-from .layout import on_mesh, prepare, use_transpose
+from .layout import on_mesh, prepare, use_host_sparse, use_transpose
 from .mesh import to_host
 from .options import Options
 from .path import path_points
@@ -76,7 +76,9 @@ class Trainer:
         transpose = use_transpose(options.solver, options.batch_size, options.mesh, data.is_sparse, options.steps)
         # one lane reads only X^T (``DenseDesign``): no copy of X's rows unless the solver forms Grams
         keep_rows = not (transpose and len(grid) <= FORWARD_FROM_XT_MAX_LANES and not options.solver.forms_gram)
-        self.prepared = prepare(X, data.y, self.W, transpose=transpose, keep_rows=keep_rows, mesh=options.mesh)
+        host = data.is_sparse and use_host_sparse(options.solver, transpose, options.mesh)
+        self.prepared = prepare(X, data.y, self.W, transpose=transpose, keep_rows=keep_rows, host=host,
+                                mesh=options.mesh)
         self.static = Static(options.solver, options.batch_size, data.n_outputs, resample)
 
     def __call__(self, grid: Grid, *, init=None, steps: int | None = None, progress: Callable | None = None,

@@ -282,21 +282,27 @@ def test_inference_refuses_a_hessian_that_cannot_fit(monkeypatch):
 
 def test_full_batches_build_the_chunked_columns_minibatches_do_not(monkeypatch):
     """Off the CPU every full-batch solver gets the chunked columns (Newton too: its Hessian comes
-    from gram and rmatmul); on the CPU those that read the transpose (XLA's scatter-add of the
-    rows runs sequentially) but not Newton (a few steps); minibatches read rows everywhere."""
+    from gram and rmatmul). On the CPU the solvers that read both products many times and form no
+    Gram keep X on the host (scipy's products, two threads: ``host_sparse``), Newton gets the
+    chunked rows alone (a few steps); minibatches read rows everywhere."""
     built = []
-    real = _layout.sparse
+    real, real_host = _layout.sparse, _layout.host_sparse
 
     def spy(X, transpose=False, **kw):
         built.append(transpose)
         return real(X, transpose, **kw)
 
+    def spy_host(X, shape=None):
+        built.append("host")
+        return real_host(X, shape)
+
     monkeypatch.setattr(_layout, "sparse", spy)
+    monkeypatch.setattr(_layout, "host_sparse", spy_host)
     jaxlr.fit(S, Y, solver="lbfgs", l2=1e-2)
     jaxlr.fit(S, Y, solver="newton", l2=1e-2)
     jaxlr.fit(S, Y, solver="gd", batch_size=32, steps=5)
-    columns = jax.default_backend() != "cpu"
-    assert built == [True, columns, False]
+    cpu = jax.default_backend() == "cpu"
+    assert built == (["host", False, False] if cpu else [True, True, False])
 
 
 def test_standardize_divides_by_the_weighted_standard_deviation_of_the_sample_weights():

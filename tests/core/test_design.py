@@ -219,3 +219,40 @@ def test_one_lane_fits_put_only_x_transposed_on_the_device(monkeypatch, solver, 
     else:
         jaxlr.sweep(X, y, solver=solver, l2=[0.1, 1.0], tol=1e-6, steps=100)
     assert kept == [keeps_rows]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_host_sparse_products_and_their_gradients_equal_dense(dtype):
+    """scipy's products on the host (two threads, padded shape) equal the dense products, in the
+    input's dtype, and reverse mode through them gives the dense gradient."""
+    from jaxlr._core.host_sparse import host_sparse
+
+    rng = np.random.default_rng(4)
+    A = (rng.random((301, 37)) < 0.2) * rng.standard_normal((301, 37))
+    D = host_sparse(sp.csr_matrix(A.astype(dtype)), (320, 40))
+    Xd = np.zeros((320, 40)); Xd[:301, :37] = A
+    tol = 1e-5 if dtype == np.float32 else 1e-12
+    for W in (rng.standard_normal(40), rng.standard_normal((40, 3))):
+        out = jax.jit(lambda D, W: D.matmul(W))(D, W.astype(dtype))
+        assert out.dtype == dtype and out.shape == (320,) + W.shape[1:]
+        np.testing.assert_allclose(out, Xd @ W, rtol=tol, atol=tol)
+    R = rng.standard_normal((320, 2))
+    np.testing.assert_allclose(jax.jit(lambda D, R: D.rmatmul(R))(D, R.astype(dtype)), Xd.T @ R, rtol=tol, atol=tol)
+    W = rng.standard_normal((40, 2)).astype(dtype)
+    grad = jax.jit(jax.grad(lambda W, D: jnp.sum(jnp.sin(D @ W))))(W, D)
+    np.testing.assert_allclose(grad, Xd.T @ np.cos(Xd @ W), rtol=10 * tol, atol=10 * tol)
+
+
+def test_host_sparse_matrices_are_released_with_their_design():
+    import gc
+
+    from jaxlr._core import host_sparse as hs
+    from jaxlr._core.programs import _sharded
+
+    before = len(hs._MATRICES)
+    D = hs.host_sparse(sp.random(50, 8, density=0.3, format="csr", random_state=1))
+    assert len(hs._MATRICES) == before + 1 and D.nnz == 120
+    assert _sharded((D,))  # a program calling the host is never kept across processes
+    del D
+    gc.collect()
+    assert len(hs._MATRICES) == before

@@ -1,0 +1,183 @@
+"""A sparse X whose products scipy computes on the host CPU, two threads, inside compiled programs.
+
+XLA:CPU runs a sparse product as one thread's gather loop: on the sparse fit's 200,000 x 100,000
+float32 CSR (10M non-zeros) jaxlr's chunked kernels took 17.5 ms forward and 24.4 ms backward,
+scipy's own CSR kernels 11.0 and 16.5 ms on one thread, and 7.9 and 8.1 ms on two (each thread
+a half of the rows: scipy's sparse kernels release the GIL). So on the CPU the full-batch solvers
+call scipy through ``jax.pure_callback``, each thread taking half of X's rows; the backward
+product sums the two halves' ``X_h^T R_h``, read from the same CSR arrays (no transposed copy).
+
+The design is a pytree of one leaf, an int32 token naming the host matrix in a registry, so one
+compiled program serves every X of the same (padded) shape and dtype. The registry entry lives as
+long as the design that ``host_sparse`` returned (``weakref.finalize``). Programs with these
+callbacks are not kept across processes (``jax.export`` cannot serialize host callbacks).
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import weakref
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .design import linear
+
+_MATRICES: dict[int, "_HostMatrix"] = {}
+_TOKENS = itertools.count()
+_POOL: list[ThreadPoolExecutor] = []  # made on first use: importing jaxlr starts no thread
+_POOL_LOCK = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    with _POOL_LOCK:
+        if not _POOL:
+            _POOL.append(ThreadPoolExecutor(2, thread_name_prefix="jaxlr-sparse"))
+        return _POOL[0]
+
+
+class _HostMatrix:
+    """A CSR matrix as two row halves of about equal non-zeros (views of its arrays, no copy)."""
+
+    def __init__(self, csr, shape: tuple[int, int]):
+        import scipy.sparse
+
+        m, n = csr.shape
+        self.m, self.n, self.nnz = m, n, int(csr.nnz)
+        self.padded = shape
+        cut = int(np.searchsorted(csr.indptr, csr.nnz // 2)) if m > 1 else m
+        self.cut = cut
+        self.halves = []
+        for lo, hi in ((0, cut), (cut, m)):
+            start, stop = csr.indptr[lo], csr.indptr[hi]
+            self.halves.append(scipy.sparse.csr_matrix(
+                (csr.data[start:stop], csr.indices[start:stop], csr.indptr[lo:hi + 1] - start),
+                shape=(hi - lo, n), copy=False))
+
+    def forward(self, W: np.ndarray) -> np.ndarray:
+        """``X @ W`` for W (n_pad,) or (n_pad, K), padded to (m_pad, ...) with zero rows."""
+        W = np.asarray(W)[: self.n]
+        out = np.zeros((self.padded[0],) + W.shape[1:], W.dtype)
+        bounds = ((0, self.cut), (self.cut, self.m))
+
+        def half(i):
+            lo, hi = bounds[i]
+            out[lo:hi] = self.halves[i] @ W
+
+        list(_pool().map(half, range(2)))
+        return out
+
+    def backward(self, R: np.ndarray) -> np.ndarray:
+        """``X^T @ R`` for R (m_pad,) or (m_pad, K), padded to (n_pad, ...) with zero rows."""
+        R = np.asarray(R)
+        parts = list(_pool().map(lambda i, b=((0, self.cut), (self.cut, self.m)): self.halves[i].T @ R[b[i][0]:b[i][1]],
+                                 range(2)))
+        out = np.zeros((self.padded[1],) + R.shape[1:], R.dtype)
+        out[: self.n] = parts[0] + parts[1]
+        return out
+
+
+def _forward(token, W):
+    return _MATRICES[int(token)].forward(W)
+
+
+def _backward(token, R):
+    return _MATRICES[int(token)].backward(R)
+
+
+def _callback(meta, token, V):
+    (m, n), dtype, transposed = meta
+    out = jax.ShapeDtypeStruct(((n if transposed else m),) + V.shape[1:], dtype)
+    return jax.pure_callback(_backward if transposed else _forward, out, token, V, vmap_method="sequential")
+
+
+@partial(jax.custom_vjp, nondiff_argnums=(0,))
+def _product(meta, token, V):
+    """``X @ V`` (``X^T @ V`` when ``meta[2]``); reverse mode: the other product."""
+    return _callback(meta, token, V)
+
+
+def _product_fwd(meta, token, V):
+    return _callback(meta, token, V), token
+
+
+def _product_bwd(meta, token, g):
+    shape, dtype, transposed = meta
+    return None, _callback((shape, dtype, not transposed), token, g)
+
+
+_product.defvjp(_product_fwd, _product_bwd)
+
+
+@jax.tree_util.register_pytree_node_class
+class HostSparseDesign:
+    """A sparse (m, n) matrix kept on the host, its products computed by scipy (see the module).
+    Offers ``matmul`` and ``rmatmul`` (what full-batch first-order and quasi-Newton solvers use);
+    not Grams or minibatch rows."""
+
+    def __init__(self, token: Any, shape: tuple[int, int], dtype):
+        self.token, self.shape, self.dtype = token, (int(shape[0]), int(shape[1])), np.dtype(dtype)
+
+    def tree_flatten(self):
+        return (self.token,), (self.shape, self.dtype)
+
+    @classmethod
+    def tree_unflatten(cls, aux, children):
+        return cls(children[0], *aux)
+
+    @property
+    def nbytes(self) -> int:
+        return 0  # nothing on the device
+
+    @property
+    def has_fast_transpose(self) -> bool:
+        return True
+
+    @property
+    def nnz(self) -> int:
+        """Stored entries (for the choice of compiled variant); on the host only."""
+        return _MATRICES[int(self.token)].nnz
+
+    def matmul(self, W: jax.Array) -> jax.Array:
+        return _product((self.shape, self.dtype, False), self.token, W.astype(self.dtype))
+
+    def rmatmul(self, R: jax.Array) -> jax.Array:
+        return _product((self.shape, self.dtype, True), self.token, R.astype(self.dtype))
+
+    def gram(self, D):
+        raise NotImplementedError("HostSparseDesign has no Gram matrices: solvers that form them use SparseDesign")
+
+    def rows(self, idx):
+        raise NotImplementedError("HostSparseDesign has no minibatch rows: minibatches use SparseDesign")
+
+    def __matmul__(self, W: jax.Array) -> jax.Array:
+        return linear(self, W)
+
+
+def host_sparse(X, shape: tuple[int, int] | None = None) -> HostSparseDesign:
+    """A host design of a validated scipy CSR matrix, presented as ``shape`` (padded: the extra
+    rows and columns hold no entries). The matrix stays registered while the returned design
+    lives."""
+    import scipy.sparse
+
+    csr = scipy.sparse.csr_matrix(X)
+    shape = csr.shape if shape is None else shape
+    if shape[0] < csr.shape[0] or shape[1] < csr.shape[1]:
+        raise ValueError(f"host_sparse: shape {shape} is smaller than X's {csr.shape}")
+    key = next(_TOKENS)
+    _MATRICES[key] = _HostMatrix(csr, shape)
+    design = HostSparseDesign(jnp.asarray(key, jnp.int32), shape, csr.dtype)
+    weakref.finalize(design, _MATRICES.pop, key, None)
+    return design
+
+
+def is_host(design) -> bool:
+    return isinstance(design, HostSparseDesign)
+
+
+__all__ = ["HostSparseDesign", "host_sparse", "is_host"]
