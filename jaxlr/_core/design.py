@@ -230,8 +230,8 @@ def dense(X: np.ndarray, transpose: bool = False, rows: bool = True) -> DenseDes
         return DenseDesign(None, to_device(transposed(X)))
     if _adopts(X):
         return DenseDesign(to_device(X), to_device(transposed(X)))
-    rows, XT = transposed(X, copy=True)
-    return DenseDesign(to_device(rows), to_device(XT))
+    aligned, XT = transposed(X, copy=True)
+    return DenseDesign(to_device(aligned), to_device(XT))
 
 
 HOST_ALIGNMENT = 64  # bytes: XLA:CPU adopts a host buffer aligned like this without copying it

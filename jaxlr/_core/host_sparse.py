@@ -90,10 +90,25 @@ def _backward(token, R):
     return _MATRICES[int(token)].backward(R)
 
 
+def _as_bits(fn, dtype, token, bits):
+    """``fn`` on float64 data that crossed as uint32 pairs, its result returned the same way."""
+    result = np.ascontiguousarray(fn(token, np.asarray(bits).view(dtype)[..., 0]), dtype)
+    return result.view(np.uint32).reshape(result.shape + (2,))
+
+
 def _callback(meta, token, V):
     (m, n), dtype, transposed = meta
-    out = jax.ShapeDtypeStruct(((n if transposed else m),) + V.shape[1:], dtype)
-    return jax.pure_callback(_backward if transposed else _forward, out, token, V, vmap_method="sequential")
+    fn = _backward if transposed else _forward
+    shape = ((n if transposed else m),) + V.shape[1:]
+    if dtype.itemsize == 4:
+        return jax.pure_callback(fn, jax.ShapeDtypeStruct(shape, dtype), token, V, vmap_method="sequential")
+    # 64-bit values cross as bits: JAX converts a callback's float64 arguments and results by the
+    # x64 setting of the thread that runs it, and XLA may run it on a worker thread, which
+    # ``with jax.enable_x64(True)`` does not reach (the values arrived as float32)
+    bits = jax.lax.bitcast_convert_type(V, jnp.uint32)
+    out = jax.ShapeDtypeStruct(shape + (2,), jnp.uint32)
+    result = jax.pure_callback(partial(_as_bits, fn, dtype), out, token, bits, vmap_method="sequential")
+    return jax.lax.bitcast_convert_type(result, dtype)
 
 
 @partial(jax.custom_vjp, nondiff_argnums=(0,))
