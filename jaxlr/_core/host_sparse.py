@@ -181,6 +181,9 @@ def host_sparse(X, shape: tuple[int, int] | None = None) -> HostSparseDesign:
     import scipy.sparse
 
     csr = scipy.sparse.csr_matrix(X)
+    dtype = np.dtype(jax.dtypes.canonicalize_dtype(csr.dtype))  # what the program computes in
+    if dtype != csr.dtype:  # float64 with x64 off, as ``device_put`` would make it
+        csr = csr.astype(dtype)
     shape = csr.shape if shape is None else shape
     if shape[0] < csr.shape[0] or shape[1] < csr.shape[1]:
         raise ValueError(f"host_sparse: shape {shape} is smaller than X's {csr.shape}")

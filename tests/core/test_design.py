@@ -261,7 +261,9 @@ def test_host_sparse_matrices_are_released_with_their_design():
 def test_host_sparse_keeps_float64_under_the_enable_x64_context():
     """With x64 off globally and on in ``jax.enable_x64(True)``, a float64 sparse fit stays float64
     and equals the dense one: XLA may run the host products on a worker thread, which the context
-    does not reach, and JAX converted their float64 values to float32 there (a dtype error)."""
+    does not reach, and JAX converted their float64 values to float32 there (a dtype error).
+    Outside the context, a float64 CSR computes in float32 like dense input (it crashed: the host
+    matrix kept float64 where the program had float32)."""
     import os
     import subprocess
     import sys
@@ -271,13 +273,16 @@ def test_host_sparse_keeps_float64_under_the_enable_x64_context():
         "rng = np.random.default_rng(0)\n"
         "A = (rng.random((2000, 60)) < 0.1) * rng.standard_normal((2000, 60))\n"
         "y = (A @ rng.standard_normal(60) > 0).astype(int)\n"
+        "kw = dict(solver='gd', learning_rate=0.5, steps=300, tol=None, l2=1e-2)\n"
         "with jax.enable_x64(True):\n"
-        "    kw = dict(solver='gd', learning_rate=0.5, steps=300, tol=None, l2=1e-2)\n"
         "    a, b = jaxlr.fit(sp.csr_matrix(A), y, **kw), jaxlr.fit(A, y, **kw)\n"
         "print(np.asarray(a.coef).dtype, float(np.max(np.abs(np.asarray(a.coef) - np.asarray(b.coef)))))\n"
+        "from jaxlr.sklearn import LogisticRegression\n"  # x64 off: float64 input computes in float32
+        "c, d = (LogisticRegression(C=10.0, solver='lbfgs', tol=1e-8).fit(Z, y) for Z in (sp.csr_matrix(A), A))\n"
+        "print(float(np.max(np.abs(c.coef_ - d.coef_))))\n"
     )
     env = {**os.environ, "JAX_ENABLE_X64": "0", "JAXLR_CACHE_DIR": ""}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
-    dtype, diff = out.stdout.split()
-    assert dtype == "float64" and float(diff) < 1e-10
+    dtype, diff, diff32 = out.stdout.split()
+    assert dtype == "float64" and float(diff) < 1e-10 and float(diff32) < 1e-4
