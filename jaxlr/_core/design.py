@@ -15,7 +15,7 @@ engine:
 runs 2-7x faster than a dot contracting X's row axis (measured in ``bench/``), at the price of a
 second copy of X in memory. ``linear`` then uses it for the backward product, and for one lane
 the forward product too; a one-lane design may then hold the copy alone (``X`` is None), since
-nothing reads X's rows (``dense(..., rows=False)``).
+nothing reads X's rows (``dense(..., keep_rows=False)``).
 
 ``SparseDesign`` (``sparse.py``) offers the same operations for a sparse X.
 """
@@ -218,15 +218,15 @@ def transposed(X: np.ndarray, copy: bool = False):
     return (rows, out) if copy else out
 
 
-def dense(X: np.ndarray, transpose: bool = False, rows: bool = True) -> DenseDesign:
+def dense(X: np.ndarray, transpose: bool = False, keep_rows: bool = True) -> DenseDesign:
     """A dense design from host data; ``transpose=True`` also makes a row-major ``X.T``
     (``transposed``), together with the aligned copy of X when ``to_device`` would make one.
-    ``rows=False`` (with ``transpose``) keeps the transposed copy alone: for one lane nothing
+    ``keep_rows=False`` (with ``transpose``) keeps the transposed copy alone: for one lane nothing
     reads X, and its copy was 8 of a 100,000 x 100 L-BFGS fit's ~55 ms (bench/README.md)."""
     X = np.asarray(X)
     if not transpose:
         return DenseDesign(to_device(X))
-    if not rows:
+    if not keep_rows:
         return DenseDesign(None, to_device(transposed(X)))
     if _adopts(X):
         return DenseDesign(to_device(X), to_device(transposed(X)))

@@ -42,43 +42,39 @@ def _pool() -> ThreadPoolExecutor:
 
 
 class _HostMatrix:
-    """A CSR matrix as two row halves of about equal non-zeros (views of its arrays, no copy)."""
+    """A CSR matrix as two row blocks of about equal non-zeros (views of its arrays, no copy),
+    each ``(first row, end row, block)``."""
 
     def __init__(self, csr, shape: tuple[int, int]):
         import scipy.sparse
 
         m, n = csr.shape
-        self.m, self.n, self.nnz = m, n, int(csr.nnz)
-        self.padded = shape
+        self.n, self.nnz, self.padded = n, int(csr.nnz), shape
         cut = int(np.searchsorted(csr.indptr, csr.nnz // 2)) if m > 1 else m
-        self.cut = cut
-        self.halves = []
+        self.blocks = []
         for lo, hi in ((0, cut), (cut, m)):
             start, stop = csr.indptr[lo], csr.indptr[hi]
-            self.halves.append(scipy.sparse.csr_matrix(
+            self.blocks.append((lo, hi, scipy.sparse.csr_matrix(
                 (csr.data[start:stop], csr.indices[start:stop], csr.indptr[lo:hi + 1] - start),
-                shape=(hi - lo, n), copy=False))
+                shape=(hi - lo, n), copy=False)))
 
     def forward(self, W: np.ndarray) -> np.ndarray:
         """``X @ W`` for W (n_pad,) or (n_pad, K), padded to (m_pad, ...) with zero rows."""
         W = np.asarray(W)[: self.n]
         out = np.zeros((self.padded[0],) + W.shape[1:], W.dtype)
-        bounds = ((0, self.cut), (self.cut, self.m))
 
-        def half(i):
-            lo, hi = bounds[i]
-            out[lo:hi] = self.halves[i] @ W
+        def block(part):
+            lo, hi, A = part
+            out[lo:hi] = A @ W
 
-        list(_pool().map(half, range(2)))
+        list(_pool().map(block, self.blocks))
         return out
 
     def backward(self, R: np.ndarray) -> np.ndarray:
         """``X^T @ R`` for R (m_pad,) or (m_pad, K), padded to (n_pad, ...) with zero rows."""
         R = np.asarray(R)
-        parts = list(_pool().map(lambda i, b=((0, self.cut), (self.cut, self.m)): self.halves[i].T @ R[b[i][0]:b[i][1]],
-                                 range(2)))
         out = np.zeros((self.padded[1],) + R.shape[1:], R.dtype)
-        out[: self.n] = parts[0] + parts[1]
+        out[: self.n] = sum(_pool().map(lambda part: part[2].T @ R[part[0]:part[1]], self.blocks))
         return out
 
 

@@ -21,6 +21,7 @@ import warnings
 import jax
 
 from .engine import run
+from .host_sparse import is_host
 
 # XLA:CPU options, measured in bench/ (first answer): the older loop emitters compile 2-5x faster
 # than the new fusion emitters and run as fast or faster here; LLVM's -O1 compiles ~25% faster than
@@ -320,7 +321,7 @@ def call(kind: str, static, state, *args):
     """``engine.run(state, *args, static)`` compiled with ``kind``'s options (kept across processes
     when a store is set and the program can be serialized)."""
     executables = KEPT.executables
-    if executables is not None and static.solver.serializable and not _sharded(args):
+    if executables is not None and static.solver.serializable and not _unkeepable(args):
         leaves, treedef = jax.tree_util.tree_flatten((state, *args))
         key = (kind, static, treedef, _leaf_signature(leaves))
         compiled = KEPT.compiled.get(key)
@@ -332,7 +333,7 @@ def call(kind: str, static, state, *args):
         return PROGRAMS[kind](state, *args, static)
     leaves, treedef = jax.tree_util.tree_flatten((state, *args))
     key = (kind, static, treedef, _leaf_signature(leaves))
-    if store is None or not static.solver.serializable or _sharded(args):
+    if store is None or not static.solver.serializable or _unkeepable(args):
         return KEPT.first_call(key, PROGRAMS[kind], state, *args, static)
     kept = KEPT.loaded.get(key)
     if kept is None:
@@ -342,11 +343,9 @@ def call(kind: str, static, state, *args):
     return jax.tree_util.tree_unflatten(out_tree, KEPT.first_call(key, fn, *leaves))
 
 
-def _sharded(args) -> bool:
+def _unkeepable(args) -> bool:
     """Sharded over devices, or calling the host (``HostSparseDesign``): neither is kept across
     processes (``jax.export`` serializes neither a host callback nor, here, a sharding)."""
-    from .host_sparse import is_host
-
     return any(is_host(a) for a in args) or any(
         isinstance(a, jax.Array) and len(a.sharding.device_set) > 1 for a in jax.tree_util.tree_leaves(args))
 

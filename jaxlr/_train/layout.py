@@ -15,7 +15,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import numpy as np
 
-from .._core.design import DenseDesign, dense
+from .._core.design import FORWARD_FROM_XT_MAX_LANES, DenseDesign, dense
 from .._core.model import Params
 from .._core.host_sparse import host_sparse
 from .._core.sparse import sparse
@@ -88,6 +88,13 @@ def use_transpose(solver, batch_size, mesh, is_sparse_x: bool = False, steps: in
     return jax.default_backend() == "cpu" and batch_size is None and solver.reads_transpose
 
 
+def keeps_rows(solver, transpose: bool, n_models: int) -> bool:
+    """Whether a dense design keeps X's rows beside X^T: not for one lane of a solver that forms
+    no Gram, whose products both read X^T (``design.FORWARD_FROM_XT_MAX_LANES``): the copy of X
+    was 8 ms and 40 MB of a 100,000 x 100 fit for nothing."""
+    return not (transpose and n_models <= FORWARD_FROM_XT_MAX_LANES and not solver.forms_gram)
+
+
 def use_host_sparse(solver, transpose: bool, mesh) -> bool:
     """Sparse X whose products scipy computes on the host, two threads (``host_sparse``): on one
     CPU process, for the solvers that read both products many times (``transpose``) and form no
@@ -138,7 +145,7 @@ def prepare(X, y, W, *, transpose: bool, keep_rows: bool = True, host: bool = Fa
     Xp = _pad_matrix(X, rows, cols)
     yp, Wp = _padded_labels_and_weights(y, W, rows)
     if mesh is None:
-        return Prepared(dense(Xp, transpose=transpose, rows=keep_rows), jax.device_put(yp), jax.device_put(Wp),
+        return Prepared(dense(Xp, transpose=transpose, keep_rows=keep_rows), jax.device_put(yp), jax.device_put(Wp),
                         m, n, None)
     design = DenseDesign(_mesh.put(Xp, mesh, _mesh.spec(mesh, "data", None)),
                          _mesh.put(np.ascontiguousarray(Xp.T), mesh, _mesh.spec(mesh, None, "data"))

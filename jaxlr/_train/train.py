@@ -15,14 +15,13 @@ from typing import Callable
 import jax
 import numpy as np
 
-from .._core.design import FORWARD_FROM_XT_MAX_LANES
 from .._core.engine import Lanes, Static
 from .._core.problem import Hyper
 from .checks import ArgumentTypeError, ArgumentValueError
 from .chunks import Checkpoint, RawResult, Run
 from .data import Dataset
 from .grid import FrozenDict, Grid
-from .layout import on_mesh, prepare, use_host_sparse, use_transpose
+from .layout import keeps_rows, on_mesh, prepare, use_host_sparse, use_transpose
 from .mesh import to_host
 from .options import Options
 from .path import path_points
@@ -74,10 +73,9 @@ class Trainer:
         if self.scaling is not None:
             X = self.scaling.apply(X)
         transpose = use_transpose(options.solver, options.batch_size, options.mesh, data.is_sparse, options.steps)
-        # one lane reads only X^T (``DenseDesign``): no copy of X's rows unless the solver forms Grams
-        keep_rows = not (transpose and len(grid) <= FORWARD_FROM_XT_MAX_LANES and not options.solver.forms_gram)
-        host = data.is_sparse and use_host_sparse(options.solver, transpose, options.mesh)
-        self.prepared = prepare(X, data.y, self.W, transpose=transpose, keep_rows=keep_rows, host=host,
+        self.prepared = prepare(X, data.y, self.W, transpose=transpose,
+                                keep_rows=keeps_rows(options.solver, transpose, len(grid)),
+                                host=data.is_sparse and use_host_sparse(options.solver, transpose, options.mesh),
                                 mesh=options.mesh)
         self.static = Static(options.solver, options.batch_size, data.n_outputs, resample)
 

@@ -174,13 +174,13 @@ def test_a_misaligned_x_and_its_transpose_reach_the_device_equal():
 
 
 def test_a_design_of_x_transposed_alone_gives_the_same_products():
-    """``dense(..., rows=False)`` keeps only X^T (one-lane fits): every product, and what needs
+    """``dense(..., keep_rows=False)`` keeps only X^T (one-lane fits): every product, and what needs
     rows (Grams, minibatches), equals the design that holds both."""
     from jaxlr._core.design import dense
 
     rng = np.random.default_rng(3)
     X = rng.standard_normal((50, 7))
-    both, alone = dense(X, transpose=True), dense(X, transpose=True, rows=False)
+    both, alone = dense(X, transpose=True), dense(X, transpose=True, keep_rows=False)
     assert alone.X is None and alone.shape == (50, 7) and alone.dtype == X.dtype
     assert alone.nbytes == X.nbytes and both.nbytes == 2 * X.nbytes
     for W in (rng.standard_normal(7), rng.standard_normal((7, 1)), rng.standard_normal((7, 3))):
@@ -247,12 +247,12 @@ def test_host_sparse_matrices_are_released_with_their_design():
     import gc
 
     from jaxlr._core import host_sparse as hs
-    from jaxlr._core.programs import _sharded
+    from jaxlr._core.programs import _unkeepable
 
     before = len(hs._MATRICES)
     D = hs.host_sparse(sp.random(50, 8, density=0.3, format="csr", random_state=1))
     assert len(hs._MATRICES) == before + 1 and D.nnz == 120
-    assert _sharded((D,))  # a program calling the host is never kept across processes
+    assert _unkeepable((D,))  # a program calling the host is never kept across processes
     del D
     gc.collect()
     assert len(hs._MATRICES) == before
