@@ -28,13 +28,24 @@ from .host_sparse import is_host
 # its default -O2 with the same run times on these programs; the lowest level (-O0) halves
 # compilation again but makes elementwise work 2-4x slower, so it is kept for programs whose
 # whole run is expected to be short (compiling is then most of the cost).
-CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
+# XLA:CPU hands dots and reductions to YNNPACK fusions. On X below ~4M elements they cost more
+# than XLA's own kernels (an empty list turns them off): 50 gradient steps on digits' shape
+# (1,437 x 64, 10 classes x 6 lanes) 0.93 -> 0.80 ms a step in float64, 0.68 -> 0.50 in float32,
+# `LogisticRegressionCV` on digits and 5 classes ~12% faster. On the probe's 12,000 x 512 one-lane
+# L-BFGS they are ~7% faster, so large X keeps them (bench/README.md). The option is experimental
+# and measured on jax 0.10; an XLA that does not know an option refuses to compile, so older jax
+# versions are not given it.
+LARGE_CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
+NO_YNN = {"xla_cpu_experimental_ynn_fusion_type": ""} if jax.__version_info__ >= (0, 10) else {}
+CPU_OPTIONS = {**LARGE_CPU_OPTIONS, **NO_YNN}
 SMALL_CPU_OPTIONS = {**CPU_OPTIONS, "xla_backend_optimization_level": 0}
-OPTIONS = {"default": None, "cpu": CPU_OPTIONS, "cpu-small": SMALL_CPU_OPTIONS}
+OPTIONS = {"default": None, "cpu": CPU_OPTIONS, "cpu-small": SMALL_CPU_OPTIONS, "cpu-large": LARGE_CPU_OPTIONS}
 # logits x expected steps below which a program is compiled at -O0. It was 2**21; with compiled
 # programs kept across processes a compile is paid once per machine while -O0's slower elementwise
 # work is paid at every run: 100 GD steps on 20,000 x 64 took 63 ms at -O0 and 27 ms at -O1
 SMALL_WORK = 2**18
+# elements of X from which the YNNPACK fusions are kept
+LARGE_X = 2**22
 
 
 def _jit(options):
@@ -46,11 +57,14 @@ PROGRAMS = {kind: _jit(options) for kind, options in OPTIONS.items()}
 
 def program_kind(rows: int, cols: int, width: int, n_out: int, solver=None, steps: int = 1000) -> str:
     """Which compiled variant runs a chunk of ``width`` lanes on (rows, cols) padded data: on CPU,
-    the -O0 one when ``rows x width x outputs x expected steps`` is small."""
+    the -O0 one when ``rows x width x outputs x expected steps`` is small, the one with YNNPACK's
+    fusions when ``rows x cols`` is large."""
     if jax.default_backend() != "cpu":
         return "default"
     expected = getattr(solver, "expected_steps", None) or steps
-    return "cpu-small" if rows * width * n_out * min(steps, expected) <= SMALL_WORK else "cpu"
+    if rows * width * n_out * min(steps, expected) <= SMALL_WORK:
+        return "cpu-small"
+    return "cpu-large" if rows * cols >= LARGE_X else "cpu"
 
 
 class _Kept:
@@ -350,4 +364,5 @@ def _unkeepable(args) -> bool:
         isinstance(a, jax.Array) and len(a.sharding.device_set) > 1 for a in jax.tree_util.tree_leaves(args))
 
 
-__all__ = ["call", "set_store", "set_executables", "kept_shapes", "outside_stacklevel", "program_kind", "PROGRAMS", "OPTIONS", "CPU_OPTIONS", "SMALL_CPU_OPTIONS"]
+__all__ = ["call", "set_store", "set_executables", "kept_shapes", "outside_stacklevel", "program_kind", "PROGRAMS", "OPTIONS", "CPU_OPTIONS", "SMALL_CPU_OPTIONS",
+           "LARGE_CPU_OPTIONS"]
