@@ -35,10 +35,10 @@ from .host_sparse import is_host
 # L-BFGS they are ~7% faster, so large X keeps them (bench/README.md). The option is experimental
 # and measured on jax 0.10; an XLA that does not know an option refuses to compile, so older jax
 # versions are not given it.
-LARGE_CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1}
-NO_YNN = {"xla_cpu_experimental_ynn_fusion_type": ""} if jax.__version_info__ >= (0, 10) else {}
-CPU_OPTIONS = {**LARGE_CPU_OPTIONS, **NO_YNN}
+_NO_YNN = {"xla_cpu_experimental_ynn_fusion_type": ""} if jax.__version_info__ >= (0, 10) else {}
+CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1, **_NO_YNN}
 SMALL_CPU_OPTIONS = {**CPU_OPTIONS, "xla_backend_optimization_level": 0}
+LARGE_CPU_OPTIONS = {k: v for k, v in CPU_OPTIONS.items() if k not in _NO_YNN}
 OPTIONS = {"default": None, "cpu": CPU_OPTIONS, "cpu-small": SMALL_CPU_OPTIONS, "cpu-large": LARGE_CPU_OPTIONS}
 # logits x expected steps below which a program is compiled at -O0. It was 2**21; with compiled
 # programs kept across processes a compile is paid once per machine while -O0's slower elementwise
@@ -364,5 +364,5 @@ def _unkeepable(args) -> bool:
         isinstance(a, jax.Array) and len(a.sharding.device_set) > 1 for a in jax.tree_util.tree_leaves(args))
 
 
-__all__ = ["call", "set_store", "set_executables", "kept_shapes", "outside_stacklevel", "program_kind", "PROGRAMS", "OPTIONS", "CPU_OPTIONS", "SMALL_CPU_OPTIONS",
-           "LARGE_CPU_OPTIONS"]
+__all__ = ["call", "set_store", "set_executables", "kept_shapes", "outside_stacklevel", "program_kind", "PROGRAMS",
+           "OPTIONS", "CPU_OPTIONS", "SMALL_CPU_OPTIONS", "LARGE_CPU_OPTIONS"]
