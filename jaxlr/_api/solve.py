@@ -119,7 +119,7 @@ def _forward(static: _Static, X, y, s, l2, l1, tol, steps):
     hyper = Hyper(jnp.ones((1,), dtype), jnp.reshape(l1, (1,)), jnp.reshape(l2, (1,)), jnp.reshape(tol, (1,)))
     lanes = Lanes(hyper, jnp.zeros((1,), jnp.uint32), jnp.zeros((1,), jnp.int32))
     control = Control(steps, steps, jnp.bool_(True), jnp.bool_(static.fit_intercept), jnp.int32(m), jnp.bool_(True),
-                      jnp.int32(1), jnp.zeros((), dtype))
+                      jnp.int32(1), jnp.zeros((), dtype), jnp.bool_(False))
     engine = Static(static.solver, None, C)
     args = (DenseDesign(X), y, s[None, :], lanes)
     state, summary = iterate(init_state(*args, theta0, control, engine), *args, control, engine)

@@ -57,6 +57,7 @@ class Control(NamedTuple):
     fresh: jax.Array  # bool: start from ``theta0`` (else continue ``state``)
     stride: jax.Array  # int32: loss-history stride after the first HISTORY_HEAD steps
     intercept_weight: jax.Array  # float: the intercept's share of the penalties (0: unpenalized)
+    carry: jax.Array  # bool (with ``fresh`` False): ``state`` is a path's previous point: ``carry_state``
 
 
 class LoopState(NamedTuple):
@@ -70,6 +71,7 @@ class LoopState(NamedTuple):
     history: jax.Array  # (HISTORY_SIZE, K) objective before recorded steps
     t: jax.Array  # () global step reached
     order: jax.Array  # (m, K) minibatch permutation of the current epoch ((0, K) for full batch)
+    l2: jax.Array  # (K,) the L2 strength the solver state was made for (``carry_state`` moves it)
 
 
 class Summary(NamedTuple):
@@ -136,7 +138,30 @@ def init_state(design, y, W, lanes: Lanes, theta0, control: Control, static: Sta
         theta=theta0, prev_theta=theta0, solver_state=solver_state,
         n_iter=jnp.zeros((K,), jnp.int32), status=jnp.full((K,), RUNNING, jnp.int32),
         value=value0, initial_value=value0, history=jnp.full((HISTORY_SIZE, K), jnp.nan, theta0.dtype),
-        t=jnp.zeros((), jnp.int32), order=order,
+        t=jnp.zeros((), jnp.int32), order=order, l2=lanes.hyper.l2,
+    )
+
+
+def carries(static: Static) -> bool:
+    """Whether a path's next point can continue the previous point's state (``carry_state``)."""
+    return static.solver.reprices and not static.batch_size and static.resample is None
+
+
+def carry_state(state: LoopState, design, y, W, lanes: Lanes, control: Control, static: Static) -> LoopState:
+    """The next point of a regularization path, started where ``state`` (the previous point's
+    end, at its own L2 strengths) stopped: the solver's state repriced to the lanes' L2 strengths
+    (``Solver.reprice``: no evaluation; L-BFGS keeps its curvature pairs), a fresh loop otherwise.
+    A lane already at tolerance for its new objective then stops before any work."""
+    problem = _problem(design, y, _lane_weights(W, lanes, y, control, static), lanes.hyper, control, static)
+    delta = problem.l2_weight[:, None] * (lanes.hyper.l2 - state.l2)[None, :]
+    solver_state = static.solver.reprice(state.solver_state, state.theta, delta)
+    value0 = static.solver.known_info(state.theta, solver_state).value
+    K = state.theta.shape[1]
+    return LoopState(
+        theta=state.theta, prev_theta=state.theta, solver_state=solver_state,
+        n_iter=jnp.zeros((K,), jnp.int32), status=jnp.full((K,), RUNNING, jnp.int32),
+        value=value0, initial_value=value0, history=jnp.full_like(state.history, jnp.nan),
+        t=jnp.zeros((), jnp.int32), order=state.order, l2=lanes.hyper.l2,
     )
 
 
@@ -194,6 +219,7 @@ def _step(state: LoopState, design, y, S, lanes: Lanes, control: Control, static
         history=jax.lax.dynamic_update_index_in_dim(state.history, jnp.where(record, recorded, row), index, 0),
         t=state.t + 1,
         order=order,
+        l2=state.l2,
     )
 
 
@@ -233,12 +259,19 @@ def iterate(state: LoopState, design, y, W, lanes: Lanes, control: Control, stat
 
 
 def run(state: LoopState, design, y, W, lanes: Lanes, theta0, control: Control, static: Static):
-    """Start (``control.fresh``: from ``theta0``) or continue ``state``, then ``iterate``: the
+    """Start (``control.fresh``: from ``theta0``), carry a path's previous point on
+    (``control.carry``, solvers that reprice) or continue ``state``, then ``iterate``: the
     training programs' body, one compiled program for all of it."""
-    state = jax.lax.cond(control.fresh,
-                         lambda: init_state(design, y, W, lanes, theta0, control, static),
-                         lambda: state)
+    if carries(static):
+        def going_on():
+            return jax.lax.cond(control.carry, lambda: carry_state(state, design, y, W, lanes, control, static),
+                                lambda: state)
+    else:
+        def going_on():
+            return state
+    state = jax.lax.cond(control.fresh, lambda: init_state(design, y, W, lanes, theta0, control, static), going_on)
     return iterate(state, design, y, W, lanes, control, static)
 
 
-__all__ = ["Lanes", "Static", "Control", "LoopState", "Summary", "run", "iterate", "init_state", "summarize"]
+__all__ = ["Lanes", "Static", "Control", "LoopState", "Summary", "run", "iterate", "init_state", "carry_state",
+           "carries", "summarize"]

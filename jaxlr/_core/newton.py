@@ -11,7 +11,7 @@ from typing import ClassVar
 import jax
 import jax.numpy as jnp
 
-from .steps import Solver, StepInfo, backtracking, lane_dot, lane_max_abs
+from .steps import Solver, StepInfo, backtracking, lane_dot, lane_max_abs, repriced
 
 
 def damped_newton_direction(hessian: jax.Array, grad: jax.Array, active: jax.Array, max_tries: int = 8):
@@ -66,6 +66,7 @@ class Newton(Solver):
     forms_gram: ClassVar[bool] = True
     expected_steps: ClassVar[int] = 10
     path_iterations: ClassVar[tuple[int, int]] = (8, 4)  # warm starts halve its iterations
+    reprices: ClassVar[bool] = True
 
     def lane_arrays(self, n_outputs):
         # the per-row curvature (its C(C+1)/2 upper entries) and a block of pairs; XLA plans 7.6
@@ -88,6 +89,9 @@ class Newton(Solver):
     def known_info(self, theta, state):
         value, grad = state
         return StepInfo(value, lane_max_abs(grad))
+
+    def reprice(self, state, theta, delta):
+        return repriced(*state, theta, delta)  # the Hessian is formed afresh at every step
 
     def step(self, theta, state, problem, active):
         value, grad = state  # kept from the accepted trial: only the Hessian is computed here

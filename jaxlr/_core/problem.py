@@ -60,6 +60,8 @@ class Problem:
         # feature of that value, penalized like the others: ``w_b = b / intercept_scaling``)
         self.intercept_weight = intercept_weight * fit_intercept
         self.penalty_weight = jnp.where(self.coef_rows, 1.0, self.intercept_weight).astype(hyper.l2.dtype)
+        # and of the L2 term ``0.5 l2 sum_p l2_weight_p theta_p^2`` (the intercept's: its weight squared)
+        self.l2_weight = jnp.where(self.coef_rows, 1.0, self.intercept_weight**2).astype(hyper.l2.dtype)
 
     def _intercept_penalty(self, intercept):
         """``0.5 l2 (b / intercept_scaling)^2`` per lane (exactly 0 for an unpenalized intercept)."""

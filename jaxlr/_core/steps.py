@@ -48,6 +48,7 @@ class Solver:
     expected_steps: ClassVar[int | None] = None  # typical steps to tolerance (None: the budget)
     path_iterations: ClassVar[tuple[int, int] | None] = None  # (from zero, warm-started on a path)
     serializable: ClassVar[bool] = True  # its program can be kept across processes (jax.export)
+    reprices: ClassVar[bool] = False  # ``reprice`` moves its state to another L2 strength (paths)
 
     def lane_arrays(self, n_outputs: int) -> float:
         """Upper bound on the (m, outputs)-sized temporaries one lane holds at once (read off
@@ -74,6 +75,13 @@ class Solver:
     def step(self, theta: jax.Array, state, problem, active: jax.Array):
         raise NotImplementedError
 
+    def reprice(self, state, theta: jax.Array, delta: jax.Array):
+        """``state`` (made at ``theta`` for the objective ``f``) for ``f + 0.5 sum_p delta_p
+        theta_p^2`` in every lane (``delta`` (P, K): the change of the L2 term's weights), with
+        no evaluation: what the next point of a regularization path starts from (``reprices``
+        solvers only)."""
+        raise NotImplementedError
+
 
 # ----------------------------------------------------------------------------- per-lane vectors
 
@@ -83,6 +91,13 @@ def lane_dot(a: jax.Array, b: jax.Array) -> jax.Array:
     if a.shape[-1] == 1:  # one lane: XLA:CPU's dot of two vectors is ~2x its column reduction
         return jnp.einsum("pk,pk->k", a, b)
     return jnp.sum(a * b, axis=0)
+
+
+def repriced(value: jax.Array, grad: jax.Array, theta: jax.Array, delta: jax.Array):
+    """f (K,) and its gradient (P, K) at ``theta`` after the L2 term's weights change by
+    ``delta`` (P, K): ``f + 0.5 sum_p delta_p theta_p^2`` and ``grad + delta theta``, exactly."""
+    step = delta * theta
+    return value + 0.5 * lane_dot(step, theta), grad + step
 
 
 def lane_max_abs(a: jax.Array) -> jax.Array:

@@ -20,7 +20,7 @@ import jax
 import numpy as np
 
 from .._core import programs as _programs
-from .._core.engine import Control, Lanes, LoopState, Static, init_state
+from .._core.engine import Control, Lanes, LoopState, Static, carries, init_state
 from .._core.model import Params
 from .._core.status import HISTORY_SIZE, Status, history_steps, history_stride
 from .checks import ArgumentValueError
@@ -113,7 +113,7 @@ def control(prepared: Prepared, steps: int, stop_at: int, fresh: bool, to_tolera
     dtype = np.dtype(prepared.design.dtype)
     return Control(np.int32(steps), np.int32(min(stop_at, 2**31 - 1)), np.bool_(to_tolerance), np.bool_(fit_intercept),
                    np.int32(prepared.n_rows), np.bool_(fresh), np.int32(history_stride(steps)),
-                   dtype.type(intercept_weight))
+                   dtype.type(intercept_weight), np.bool_(False))
 
 
 @dataclasses.dataclass
@@ -142,9 +142,12 @@ class Run:
                        o.intercept_weight)
 
     def lanes(self, lanes: Lanes, init, chunk_size: int, checkpoint: Checkpoint | None = None,
-              report: Callable[[int, int], None] | None = None) -> RawResult:
+              report: Callable[[int, int], None] | None = None, carry: dict | None = None) -> RawResult:
         """Train all lanes, ``chunk_size`` at a time; ``report(done, total)`` (default: this run's
-        ``progress``) hears of the model-steps done."""
+        ``progress``) hears of the model-steps done. ``carry`` (a path's points, see
+        ``engine.carry_state``): chunk ``c`` continues the state ``carry[c]`` that the previous
+        point left there, and leaves its own (lane ``k`` of a chunk continues lane ``k``; ``init``
+        holds the same parameters, for solvers that start afresh)."""
         report = self.progress if report is None else report
         n_models = int(lanes.fold.shape[0])
         lane_multiple = self.options.lane_devices()[0]
@@ -164,8 +167,12 @@ class Run:
                               np.dtype(self.prepared.design.dtype))
                 tell = None if report is None else (
                     lambda done, lo=lo, hi=hi: report(lo * steps + (hi - lo) * done, n_models * steps))
-                state, summary = self._chunk(chunk, theta0, n_real=hi - lo, report=tell)
+                state, summary = self._chunk(chunk, theta0, n_real=hi - lo, report=tell,
+                                             start=None if carry is None else carry.get(c))
                 part = self._collect(state, summary, hi - lo)
+                if carry is not None:  # a diverged lane's solver state need not match its parameters
+                    ok = carries(self.static) and not np.any(part.status == Status.DIVERGED)
+                    carry[c] = state if ok else None
                 if checkpoint is not None:
                     checkpoint.save(c, part)
             parts.append(part)
@@ -173,13 +180,14 @@ class Run:
                 report(hi * steps, n_models * steps)
         return parts[0] if len(parts) == 1 else jax.tree_util.tree_map(lambda *a: np.concatenate(a), *parts)
 
-    def _chunk(self, chunk: Lanes, theta0, *, n_real, report):
-        """One chunk of lanes through the program, to the end of its budget (see the module)."""
+    def _chunk(self, chunk: Lanes, theta0, *, n_real, report, start: LoopState | None = None):
+        """One chunk of lanes through the program, to the end of its budget (see the module);
+        ``start``: a path's previous point's final state, carried on (``engine.carry_state``)."""
         prepared, static, steps = self.prepared, self.static, self.steps
         width = theta0.shape[1]
         data = (prepared.design, prepared.y, prepared.W)
         control = self.control(steps, True)
-        state = CACHE.state_template(*data, chunk, theta0, control, static)
+        state = CACHE.state_template(*data, chunk, theta0, control, static) if start is None else start
         if prepared.place is not None:
             chunk, theta0, state = prepared.place((chunk, theta0, state))
         every = steps if report is None else int(self.options.progress_every or max(1, steps // 50))
@@ -201,7 +209,8 @@ class Run:
             key = (kind, design_sig, cur, static)
             # compaction's own rounds are short (~0.05 s) while it is on; its timing is left alone
             stop_at = t + min(compaction.round_len, self._steps_in_time(per_step, long and not compaction.enabled))
-            control = control._replace(stop_at=np.int32(min(stop_at, 2**31 - 1)), fresh=np.bool_(t == 0))
+            control = control._replace(stop_at=np.int32(min(stop_at, 2**31 - 1)), fresh=np.bool_(t == 0 and start is None),
+                                       carry=np.bool_(t == 0 and start is not None))
             start = time.perf_counter()
             state, summary = _programs.call(kind, static, state, *data, chunk, theta0, control)
             status = to_host(summary.status)  # with several hosts, gathers

@@ -117,9 +117,10 @@ class Trainer:
 
 def _run_path(run: Run, lanes: Lanes, init, points, chunk_size) -> RawResult:
     """Each path point's lanes through ``run.lanes``, warm-started from the previous point's
-    solutions (the first from ``init``); one program serves every point (same lane count)."""
+    solutions (the first from ``init``), with its solver state where the solver reprices it
+    (``engine.carry_state``); one program serves every point (same lane count)."""
     n_models = int(lanes.fold.shape[0])
-    out, previous = None, init
+    out, previous, carry = None, init, {}
     report = run.progress
     for p, idx in enumerate(points):
         sub = jax.tree_util.tree_map(lambda a: np.asarray(a)[idx], lanes)
@@ -127,7 +128,7 @@ def _run_path(run: Run, lanes: Lanes, init, points, chunk_size) -> RawResult:
                                                   previous[1][idx] if p == 0 else previous[1])
         tell = None if report is None else (
             lambda done, total, p=p: report(p * len(idx) * run.steps + done, n_models * run.steps))
-        part = run.lanes(sub, start, min(chunk_size, len(idx)), report=tell)
+        part = run.lanes(sub, start, min(chunk_size, len(idx)), report=tell, carry=carry)
         previous = (part.params.coef, part.params.intercept)
         if out is None:
             out = jax.tree_util.tree_map(lambda a: np.zeros((n_models,) + a.shape[1:], a.dtype), part)

@@ -350,3 +350,60 @@ def test_newton_at_tolerance_computes_no_hessian(count_calls):
     calls.clear()
     again = jaxlr.fit(X, y, solver="newton", l2=0.1, tol=1e-8, init=first)
     assert int(again.n_iter) == 0 and again.converged and not calls
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton"])
+@pytest.mark.parametrize("n_outputs", [1, 3])
+def test_reprice_gives_f_and_its_gradient_at_the_new_l2(solver, n_outputs):
+    """A path's next point starts from the previous point's solver state repriced to its own L2
+    strength, with no evaluation: f and its gradient must equal a fresh evaluation's, intercept
+    penalty (liblinear's intercept_scaling) and class rows included."""
+    import jax.numpy as jnp
+
+    from jaxlr._core.design import DenseDesign
+    from jaxlr._core.problem import Hyper, Problem
+    from jaxlr._core.solvers import get
+
+    rng = np.random.default_rng(5)
+    m, n, K = 40, 3, 2
+    X = rng.standard_normal((m, n))
+    y = rng.integers(0, max(2, n_outputs), m).astype(float if n_outputs == 1 else np.int32)
+    theta = jnp.asarray(rng.standard_normal(((n + 1) * n_outputs, K)))
+    S = jnp.asarray(rng.random((m, K)) + 0.5)
+
+    def problem(l2):
+        hyper = Hyper(*(jnp.asarray(v) for v in (np.ones(K), np.zeros(K), np.asarray(l2), np.full(K, 1e-4))))
+        return Problem(DenseDesign(jnp.asarray(X)), jnp.asarray(y), S, hyper, True, n_outputs, n,
+                       intercept_weight=0.5)
+
+    old, new = problem([0.3, 1e-3]), problem([0.1, 2e-2])
+    s = get(solver)
+    delta = new.l2_weight[:, None] * (new.l2 - old.l2)[None, :]
+    moved = s.known_info(theta, s.reprice(s.init(theta, old), theta, delta))
+    fresh = s.known_info(theta, s.init(theta, new))
+    np.testing.assert_allclose(moved.value, fresh.value, rtol=1e-13)
+    np.testing.assert_allclose(moved.residual, fresh.residual, rtol=1e-12)
+    assert not np.allclose(moved.value, s.known_info(theta, s.init(theta, old)).value)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "newton"])
+def test_a_path_point_already_at_tolerance_evaluates_nothing(count_calls, solver):
+    """On a path, each point continues its neighbour's state at its own L2 strength: points whose
+    start already meets the tolerance stop with no evaluation (before, each point evaluated its
+    start), and every point still equals its separate fit."""
+    calls = count_calls("value_and_grad")
+    rng = np.random.default_rng(13)
+    X = rng.standard_normal((157, 5))
+    y = (X[:, 0] + rng.standard_normal(157) > 0).astype(float)
+    l2 = [0.1, 0.1 * (1 - 1e-12), 0.1 * (1 - 2e-12)]
+    first = jaxlr.fit(X, y, solver=solver, l2=l2[0], tol=1e-8)
+    alone = len(calls)
+    calls.clear()
+    swept = jaxlr.fit_many(X, y, l2=l2, solver=solver, tol=1e-8, path=True)
+    assert swept.config["path"]
+    np.testing.assert_array_equal(swept.n_iter[1:], 0)
+    assert len(calls) == alone  # the first point's evaluations only
+    assert (swept.status == jaxlr.Status.CONVERGED).all()
+    for k in range(3):
+        np.testing.assert_allclose(swept.objective[k], float(jaxlr.fit(X, y, solver=solver, l2=l2[k], tol=1e-8).objective),
+                                   rtol=1e-12)
