@@ -209,13 +209,18 @@ def transposed(X: np.ndarray, copy: bool = False):
                 block = rows[start:stop]  # now in cache
             out[:, start:stop] = block.T
 
-    if m * n < 1 << 16:
-        work(0, m)
-    else:
-        cut = m // 2
-        with ThreadPoolExecutor(2) as pool:
-            list(pool.map(lambda bounds: work(*bounds), [(0, cut), (cut, m)]))
+    on_two_threads(work, m, m * n >= 1 << 16)
     return (rows, out) if copy else out
+
+
+def on_two_threads(work, m: int, split: bool = True) -> list:
+    """``[work(0, m // 2), work(m // 2, m)]`` on two threads (``split``; else ``[work(0, m)]``
+    here): host passes over X's rows whose NumPy calls release the GIL."""
+    if not split:
+        return [work(0, m)]
+    cut = m // 2
+    with ThreadPoolExecutor(2) as pool:
+        return list(pool.map(lambda bounds: work(*bounds), [(0, cut), (cut, m)]))
 
 
 def dense(X: np.ndarray, transpose: bool = False, keep_rows: bool = True) -> DenseDesign:
@@ -265,4 +270,5 @@ def _adopts(X: np.ndarray) -> bool:
         X.flags.c_contiguous and X.ctypes.data % HOST_ALIGNMENT == 0)
 
 
-__all__ = ["DenseDesign", "linear", "dense", "packed_triangle", "pairwise_gram", "to_device", "aligned_zeros"]
+__all__ = ["DenseDesign", "linear", "dense", "packed_triangle", "pairwise_gram", "to_device", "aligned_zeros",
+           "on_two_threads"]

@@ -17,6 +17,7 @@ from typing import Any, Mapping, NamedTuple
 import jax
 import numpy as np
 
+from .._core.design import on_two_threads
 from .checks import check_scalar
 
 
@@ -160,13 +161,34 @@ def check_features(X: Any, name: str = "X"):
     if arr.shape[0] == 0:  # no columns is an intercept-only model (statsmodels' null model)
         raise ValueError(f"{name} is empty: shape {arr.shape}")
     arr = arr.astype(float_dtype(arr.dtype), copy=False)
-    bad = ~np.isfinite(arr)
-    if bad.any():
+    if not all_finite(arr):
+        bad = ~np.isfinite(arr)
         row, col = np.argwhere(bad)[0]
         raise ValueError(
             f"{name} contains NaN or inf ({int(bad.sum())} values; first at row {row}, column {col})"
         )
     return arr
+
+
+FINITE_BLOCK_ROWS = 4096  # rows per block of the finite check: its mask of bools stays in cache
+
+
+def all_finite(X: np.ndarray) -> bool:
+    """Whether every value of the float matrix X is finite: in row blocks (a mask of X's size
+    is a fresh buffer whose page faults cost as much as the check), on two threads for large X.
+    100,000 x 100 float32 on the 2-core bench machine: 1.4-1.6 ms, against 2.2-2.5 ms for
+    ``np.isfinite(X).all()`` (bench/README.md)."""
+    def work(lo: int, hi: int) -> bool:
+        mask = np.empty((min(FINITE_BLOCK_ROWS, hi - lo),) + X.shape[1:], bool)
+        for start in range(lo, hi, FINITE_BLOCK_ROWS):
+            block = X[start:min(start + FINITE_BLOCK_ROWS, hi)]
+            part = mask[:len(block)]
+            np.isfinite(block, out=part)
+            if not part.all():
+                return False
+        return True
+
+    return all(on_two_threads(work, X.shape[0], X.size >= 1 << 20))
 
 
 def _label_vector(y: Any, n_samples: int, name: str, x_name: str = "X") -> np.ndarray:

@@ -111,3 +111,18 @@ def test_check_scalar_maximum():
     assert check_scalar("seed", 2**32 - 1, minimum=0, maximum=2**32 - 1, integer=True) == 2**32 - 1
     with pytest.raises(ValueError, match=r"^seed must be <= 4294967295, got 4294967296$"):
         check_scalar("seed", 2**32, minimum=0, maximum=2**32 - 1, integer=True)
+
+
+@pytest.mark.parametrize("where", [(0, 0), (3000, 999), (9000, 17), (10_239, 999)])
+def test_the_finite_check_in_blocks_on_two_threads_finds_any_bad_value(where):
+    """Large X is checked in row blocks on two threads (``all_finite``): a NaN in either half,
+    in the first or the last block, is found and located."""
+    from jaxlr._train.data import FINITE_BLOCK_ROWS, all_finite, check_features
+
+    X = np.ones((10_240, 1000), np.float32)
+    assert X.size >= 1 << 20 and X.shape[0] > 2 * FINITE_BLOCK_ROWS  # the threaded, blocked path
+    assert all_finite(X)
+    X[where] = np.nan
+    assert not all_finite(X)
+    with pytest.raises(ValueError, match=rf"X contains NaN or inf \(1 values; first at row {where[0]}, column {where[1]}\)"):
+        check_features(X)
