@@ -20,15 +20,21 @@ from .._core.model import Params
 from .data import is_sparse
 
 
+# bytes of float64 rows per block of the dense moments' passes: one buffer that stays in cache,
+# where a float64 copy of X and one of its deviations cost ~0.5 ms a MB in page faults on the
+# bench machine (3.3 of the scale check's 5.4 ms on 4,096 x 100 rows; bench/README.md)
+MOMENT_BLOCK_BYTES = 1 << 18
+
+
 def column_max(X) -> np.ndarray:
     """max |X_ij| per column (1 for an all-zero column): the divisor that keeps moments finite.
     Sparse X (scipy CSR): from its stored values."""
     if is_sparse(X):
         top = np.zeros(X.shape[1])
         np.maximum.at(top, X.indices, np.abs(np.asarray(X.data, np.float64)))
-    else:  # max and -min: no |X| temporary (a fresh buffer's page faults cost more than the pass)
-        X = np.asarray(X, np.float64)
-        top = np.maximum(X.max(axis=0, initial=0.0), -X.min(axis=0, initial=0.0))
+    else:  # max and -min in X's dtype (exact): no |X| and no float64 copy of X
+        X = np.asarray(X)
+        top = np.maximum(X.max(axis=0, initial=0), -X.min(axis=0, initial=0)).astype(np.float64)
     return np.where(top > 0, top, 1.0)
 
 
@@ -60,20 +66,22 @@ def column_moments(X, weights) -> tuple[np.ndarray, np.ndarray]:
 
         mean = np.bincount(cols, weights=w[rows] * z, minlength=X.shape[1])
     else:
-        # two float64 buffers for every pass, written in place: each fresh temporary of the
-        # scale check's 4,096 x 100 rows cost ~1.5 ms in page faults on the bench machine, and
-        # the check took 15-17 ms where its arithmetic takes ~2 (bench/README.md)
-        Z = np.array(X, np.float64)
-        Z /= top
-        D = np.empty_like(Z)
+        rows = max(1, MOMENT_BLOCK_BYTES // (8 * X.shape[1]))
+        buffer = np.empty((min(rows, X.shape[0]), X.shape[1]))  # the passes' only buffer
 
         def deviations(mean, power):
-            np.subtract(Z, mean, out=D)
-            if power == 2:
-                np.multiply(D, D, out=D)
-            return w @ D
+            out = np.zeros(X.shape[1])
+            for start in range(0, X.shape[0], rows):
+                block = slice(start, start + rows)
+                D = buffer[:len(X[block])]
+                np.divide(X[block], top, out=D)
+                np.subtract(D, mean, out=D)
+                if power == 2:
+                    np.multiply(D, D, out=D)
+                out += w[block] @ D
+            return out
 
-        mean = w @ Z
+        mean = deviations(np.zeros(X.shape[1]), 1)
     mean = mean + deviations(mean, 1) / total  # the second pass: the mean to rounding
     std = np.sqrt(np.maximum(deviations(mean, 2) / total, 0.0))
     std = np.where(std <= 64 * np.finfo(np.float64).eps, 0.0, std)  # constant but for rounding
