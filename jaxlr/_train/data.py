@@ -203,6 +203,29 @@ def _label_vector(y: Any, n_samples: int, name: str, x_name: str = "X") -> np.nd
     return arr
 
 
+# the widest range of integer labels encoded by counting instead of sorting
+COUNTED_LABEL_RANGE = 1 << 16
+
+
+def _count_integer_labels(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``np.unique(arr, return_inverse=True)`` for finite numeric labels that are integers within
+    ``COUNTED_LABEL_RANGE`` of each other (0/1, 0..K-1, as ints or floats), by counting: linear
+    passes where ``np.unique`` sorts (100,000 float32 0/1 labels: 2.3 ms sorted). None otherwise."""
+    if arr.dtype.kind not in "iuf" or arr.size == 0:
+        return None
+    lo, hi = arr.min(), arr.max()
+    if not 0 <= float(hi) - float(lo) < COUNTED_LABEL_RANGE:  # float: no overflow of int64 ranges
+        return None
+    offset = (arr.astype(np.int64) if arr.dtype.kind == "i" else arr) - lo  # exact: int8's 127 - -128 too
+    index = offset.astype(np.int32)
+    if arr.dtype.kind == "f" and not (index == offset).all():
+        return None  # not integers: np.unique, then the "continuous" error
+    present = np.flatnonzero(np.bincount(index))
+    codes = np.zeros(present[-1] + 1, np.int32)
+    codes[present] = np.arange(present.size)
+    return present.astype(arr.dtype) + lo, codes[index]  # labels of arr: exact in its dtype
+
+
 def check_labels(y: Any, n_samples: int, name: str = "y") -> tuple[np.ndarray, np.ndarray]:
     """Encode labels as codes ``0..K-1`` in sorted order of the classes (as scikit-learn does).
 
@@ -213,8 +236,9 @@ def check_labels(y: Any, n_samples: int, name: str = "y") -> tuple[np.ndarray, n
         raise ValueError(f"{name} contains NaN or inf")
     if arr.dtype == object and any(v is None for v in arr):
         raise ValueError(f"{name} contains missing labels (None)")
+    counted = _count_integer_labels(arr)
     try:
-        classes, codes = np.unique(arr, return_inverse=True)
+        classes, codes = counted if counted is not None else np.unique(arr, return_inverse=True)
     except TypeError as err:
         raise ValueError(f"{name} has labels that cannot be compared: {err}") from None
     if len(classes) < 2:
@@ -231,7 +255,7 @@ def check_labels(y: Any, n_samples: int, name: str = "y") -> tuple[np.ndarray, n
             f"{name}: Unknown label type: continuous. Maybe you are trying to fit a classifier, which expects "
             f"discrete classes on a regression target with continuous values ({len(classes)} distinct float "
             "values, not all integers: logistic regression needs class labels)")
-    return codes.reshape(-1).astype(np.int32), classes
+    return codes.reshape(-1).astype(np.int32, copy=False), classes
 
 
 def check_sample_weight(sample_weight: Any, n_samples: int, dtype, name="sample_weight") -> np.ndarray:

@@ -126,3 +126,37 @@ def test_the_finite_check_in_blocks_on_two_threads_finds_any_bad_value(where):
     assert not all_finite(X)
     with pytest.raises(ValueError, match=rf"X contains NaN or inf \(1 values; first at row {where[0]}, column {where[1]}\)"):
         check_features(X)
+
+
+@pytest.mark.parametrize("labels", [
+    np.array([-128, 127, 0, 5, 5], np.int8),  # the offset from the smallest overflows int8
+    np.array([200, 255, 200], np.uint8),
+    np.array([2**63 + 5, 2**63 + 9, 2**63 + 5], np.uint64),
+    np.array([-2**63, -2**63 + 3], np.int64),
+    np.array([1e10, 1e10 + 1024, 1e10], np.float32),  # integers 1,024 apart in float32
+    np.array([-3.0, 2.0, 2.0, 7.0]),
+    np.array([2.0, 1.0, 2.0, 1.0], np.float16),
+    np.array([1.5, 2.5, 1.5]),  # not integers, but integer offsets: the same classes
+    np.arange(100_000) % 7,
+])
+def test_labels_counted_instead_of_sorted_equal_numpys_unique(labels):
+    """Integer labels within a small range are encoded by counting (``_count_integer_labels``):
+    the same classes, in the same dtype and order, and the same codes as ``np.unique``."""
+    from jaxlr._train.data import _count_integer_labels, check_labels
+
+    counted = _count_integer_labels(labels)
+    assert counted is not None
+    classes, codes = np.unique(labels, return_inverse=True)
+    assert counted[0].dtype == classes.dtype and counted[0].tolist() == classes.tolist()
+    assert counted[1].tolist() == codes.reshape(-1).tolist()
+    if labels.dtype.kind != "f" or np.array_equal(labels, np.round(labels)):
+        got_codes, got_classes = check_labels(labels, labels.size)
+        assert got_codes.dtype == np.int32 and got_classes.tolist() == classes.tolist()
+
+
+@pytest.mark.parametrize("labels", [np.array([0, 70_000]), np.array([True, False, True]),
+                                    np.array(["a", "b"]), np.array([0.25, 1.0])])
+def test_labels_out_of_the_counted_range_are_sorted(labels):
+    from jaxlr._train.data import _count_integer_labels
+
+    assert _count_integer_labels(labels) is None
