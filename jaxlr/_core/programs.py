@@ -57,14 +57,17 @@ PROGRAMS = {kind: _jit(options) for kind, options in OPTIONS.items()}
 
 def program_kind(rows: int, cols: int, width: int, n_out: int, solver=None, steps: int = 1000) -> str:
     """Which compiled variant runs a chunk of ``width`` lanes on (rows, cols) padded data: on CPU,
-    the -O0 one when ``rows x width x outputs x expected steps`` is small, the one with YNNPACK's
-    fusions when ``rows x cols`` is large."""
+    the one with YNNPACK's fusions when ``rows x cols`` is large, else the -O0 one when
+    ``rows x width x outputs x expected steps`` is small. Large X never runs at -O0, however few
+    its steps: its products are most of the work and slower there (one value and gradient on
+    100,000 x 100 float32: 8.0 ms at -O0, 4.7 ms at -O1), so ``fit(steps=0)`` took 42-46 ms
+    where it takes 35-37 (bench/README.md)."""
     if jax.default_backend() != "cpu":
         return "default"
+    if rows * cols >= LARGE_X:
+        return "cpu-large"
     expected = getattr(solver, "expected_steps", None) or steps
-    if rows * width * n_out * min(steps, expected) <= SMALL_WORK:
-        return "cpu-small"
-    return "cpu-large" if rows * cols >= LARGE_X else "cpu"
+    return "cpu-small" if rows * width * n_out * min(steps, expected) <= SMALL_WORK else "cpu"
 
 
 class _Kept:

@@ -193,6 +193,7 @@ def test_program_kinds_on_cpu_follow_the_work_and_the_size_of_x():
     assert program_kind(100, 8, 1, 1, steps=100) == "cpu-small"  # compiling is most of its cost
     assert program_kind(1_437, 64, 6, 10) == "cpu"  # digits' CV: XLA's own dots, no YNNPACK fusions
     assert program_kind(12_000, 512, 1, 20) == "cpu-large"  # the probe: YNNPACK's fusions kept
+    assert program_kind(100_000, 100, 1, 1, steps=0) == "cpu-large"  # large X: never -O0's products
     if jax.__version_info__ < (0, 10):  # the option is given from jax 0.10 only
         return
     assert OPTIONS["cpu"]["xla_cpu_experimental_ynn_fusion_type"] == ""
