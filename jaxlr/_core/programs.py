@@ -34,11 +34,14 @@ from .host_sparse import is_host
 # `LogisticRegressionCV` on digits and 5 classes ~12% faster. On the probe's 12,000 x 512 one-lane
 # L-BFGS they are ~7% faster, so large X keeps them (bench/README.md). The option is experimental
 # and measured on jax 0.10; an XLA that does not know an option refuses to compile, so older jax
-# versions are not given it.
+# versions are not given it. The -O0 programs keep them too: without them XLA hands their small
+# matrix products to Eigen, whose float32 contraction JIT-generates oneDNN's GEMM kernels at a
+# process's first product (Xbyak in a profile): a binary `fit` on wine ran 28 ms the first time
+# and 1 ms after, 3-4.5 ms the first time with them, the same after (bench/README.md).
 _NO_YNN = {"xla_cpu_experimental_ynn_fusion_type": ""} if jax.__version_info__ >= (0, 10) else {}
 CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1, **_NO_YNN}
-SMALL_CPU_OPTIONS = {**CPU_OPTIONS, "xla_backend_optimization_level": 0}
 LARGE_CPU_OPTIONS = {k: v for k, v in CPU_OPTIONS.items() if k not in _NO_YNN}
+SMALL_CPU_OPTIONS = {**LARGE_CPU_OPTIONS, "xla_backend_optimization_level": 0}
 OPTIONS = {"default": None, "cpu": CPU_OPTIONS, "cpu-small": SMALL_CPU_OPTIONS, "cpu-large": LARGE_CPU_OPTIONS}
 # logits x expected steps below which a program is compiled at -O0. It was 2**21; with compiled
 # programs kept across processes a compile is paid once per machine while -O0's slower elementwise
