@@ -220,6 +220,10 @@ def _count_integer_labels(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray] | No
     index = offset.astype(np.int32)
     if arr.dtype.kind == "f" and not (index == offset).all():
         return None  # not integers: np.unique, then the "continuous" error
+    if arr.dtype.kind == "f" and lo <= 0 <= hi:  # a -0.0 (its bits compared: one pass, no gather)?
+        negative_zero = np.array(-0.0, arr.dtype).view(f"u{arr.itemsize}")
+        if (arr.view(negative_zero.dtype) == negative_zero).any():
+            return None  # np.unique keeps the first zero it meets, which counting cannot tell
     present = np.flatnonzero(np.bincount(index))
     codes = np.zeros(present[-1] + 1, np.int32)
     codes[present] = np.arange(present.size)

@@ -73,8 +73,9 @@ def column_moments(X, weights) -> tuple[np.ndarray, np.ndarray]:
             out = np.zeros(X.shape[1])
             for start in range(0, X.shape[0], rows):
                 block = slice(start, start + rows)
-                D = buffer[:len(X[block])]
-                np.divide(X[block], top, out=D)
+                part = X[block]
+                D = buffer[:len(part)]
+                np.divide(part, top, out=D)
                 np.subtract(D, mean, out=D)
                 if power == 2:
                     np.multiply(D, D, out=D)

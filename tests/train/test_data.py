@@ -155,8 +155,15 @@ def test_labels_counted_instead_of_sorted_equal_numpys_unique(labels):
 
 
 @pytest.mark.parametrize("labels", [np.array([0, 70_000]), np.array([True, False, True]),
-                                    np.array(["a", "b"]), np.array([0.25, 1.0])])
+                                    np.array(["a", "b"]), np.array([0.25, 1.0]),
+                                    np.array([-1.0, -0.0, 1.0]), np.array([0.0, -0.0, 1.0])])
 def test_labels_out_of_the_counted_range_are_sorted(labels):
-    from jaxlr._train.data import _count_integer_labels
+    """Strings, bools, wide ranges, non-integers and a -0.0 (whose sign np.unique keeps or
+    drops by position) go to np.unique: check_labels returns its classes, zeros' signs included."""
+    from jaxlr._train.data import _count_integer_labels, check_labels
 
     assert _count_integer_labels(labels) is None
+    if labels.dtype.kind == "f" and np.array_equal(labels, np.round(labels)):
+        classes = np.unique(labels)
+        got = check_labels(labels, labels.size)[1]
+        assert got.tolist() == classes.tolist() and np.array_equal(np.signbit(got), np.signbit(classes))
