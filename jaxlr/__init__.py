@@ -22,28 +22,16 @@ cache when you want it (the command line does).
 
 __version__ = "0.3.0"
 
+from typing import TYPE_CHECKING as _TYPE_CHECKING
+
 from . import losses as losses
 from . import metrics as metrics
-from ._api.bootstrap import BootstrapResult as BootstrapResult
-from ._api.bootstrap import bootstrap as bootstrap
 from ._api.cache import enable_compilation_cache as enable_compilation_cache
 from ._api.cache import set_program_cache as set_program_cache
 from ._api.fit import fit as fit
 from ._api.fit import fit_many as fit_many
-from ._api.inference import InferenceTable as InferenceTable
-from ._api.inference import inference as inference
-from ._api.permutation import PermutationResult as PermutationResult
-from ._api.permutation import permutation_test as permutation_test
 from ._api.predict import predict as predict
-from ._api.probe import linear_probe as linear_probe
 from ._api.predict import predict_proba as predict_proba
-from ._api.search import choice as choice
-from ._api.search import loguniform as loguniform
-from ._api.search import uniform as uniform
-from ._api.solve import solve as solve
-from ._api.stability import StabilityResult as StabilityResult
-from ._api.stability import stability_selection as stability_selection
-from ._api.sweep import sweep as sweep
 from ._core.losses import binary_cross_entropy as binary_cross_entropy
 from ._core.losses import objective as objective
 from ._core.model import Params as Params
@@ -54,6 +42,34 @@ from ._train.results import ConvergenceWarning as ConvergenceWarning
 from ._train.results import FitResult as FitResult
 from ._train.results import PerfectSeparationWarning as PerfectSeparationWarning
 from ._train.results import SweepResult as SweepResult
+
+# What a fit does not use loads at first use (``import jaxlr`` is part of every first answer):
+# public name -> its module under jaxlr._api. ``jax.scipy.stats`` alone (inference) took 13-22 ms.
+_LAZY = {
+    "BootstrapResult": "bootstrap", "bootstrap": "bootstrap",
+    "InferenceTable": "inference", "inference": "inference",
+    "PermutationResult": "permutation", "permutation_test": "permutation",
+    "linear_probe": "probe",
+    "choice": "search", "loguniform": "search", "uniform": "search",
+    "solve": "solve",
+    "StabilityResult": "stability", "stability_selection": "stability",
+    "sweep": "sweep",
+}
+if _TYPE_CHECKING:
+    from ._api.bootstrap import BootstrapResult as BootstrapResult
+    from ._api.bootstrap import bootstrap as bootstrap
+    from ._api.inference import InferenceTable as InferenceTable
+    from ._api.inference import inference as inference
+    from ._api.permutation import PermutationResult as PermutationResult
+    from ._api.permutation import permutation_test as permutation_test
+    from ._api.probe import linear_probe as linear_probe
+    from ._api.search import choice as choice
+    from ._api.search import loguniform as loguniform
+    from ._api.search import uniform as uniform
+    from ._api.solve import solve as solve
+    from ._api.stability import StabilityResult as StabilityResult
+    from ._api.stability import stability_selection as stability_selection
+    from ._api.sweep import sweep as sweep
 
 _ESTIMATORS = ("LogisticRegression", "LogisticRegressionCV")
 
@@ -69,6 +85,12 @@ __all__ = [
 
 
 def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f"._api.{_LAZY[name]}", __name__), name)
+        globals()[name] = value  # later lookups skip this function
+        return value
     # the scikit-learn estimators load lazily: scikit-learn is an optional extra
     if name in _ESTIMATORS:
         try:
@@ -81,4 +103,4 @@ def __getattr__(name):
 
 
 def __dir__():
-    return sorted(set(globals()) | set(_ESTIMATORS))
+    return sorted(set(globals()) | set(_LAZY) | set(_ESTIMATORS))

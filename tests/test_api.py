@@ -87,3 +87,18 @@ def test_unwritable_cache_directory_degrades_to_no_cache(tmp_path):
     blocker.write_text("not a directory")
     with pytest.warns(RuntimeWarning, match="compilation cache off"):
         assert jaxlr.enable_compilation_cache(blocker / "cache") is None
+
+
+def test_lazy_public_names_load_on_first_use():
+    """Names a fit does not use load at first use, from the module that defines them, and work
+    with ``from jaxlr import ...`` as eager names do."""
+    import subprocess
+    import sys
+
+    code = ("import sys, jaxlr\nassert 'jaxlr._api.stability' not in sys.modules\n"
+            "from jaxlr import stability_selection, StabilityResult\n"
+            "from jaxlr._api import stability\n"
+            "assert stability_selection is stability.stability_selection and jaxlr.StabilityResult is StabilityResult\n"
+            "assert 'stability_selection' in vars(jaxlr)\nprint('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "ok", out.stderr

@@ -141,12 +141,15 @@ def test_core_never_imports_sklearn_or_prints():
 
 def test_import_jaxlr_loads_only_what_a_fit_needs():
     """``import jaxlr`` is part of every first answer: optax (first-order solvers only), scipy,
-    scikit-learn and the command line's libraries load when used, not at import."""
+    scikit-learn, the command line's libraries, and jaxlr's functions a fit does not use (with
+    ``jax.scipy.stats``) load when used, not at import."""
     import subprocess
     import sys
 
     code = ("import sys, jaxlr; print(sorted(m for m in ('optax', 'scipy', 'sklearn', 'matplotlib', 'pandas', "
-            "'pyarrow', 'tqdm', 'chex') if m in sys.modules))")
+            "'pyarrow', 'tqdm', 'chex', 'jax.scipy.stats', 'jaxlr._api.bootstrap', 'jaxlr._api.inference', "
+            "'jaxlr._api.permutation', 'jaxlr._api.stability', 'jaxlr._api.solve', 'jaxlr._api.sweep') "
+            "if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120,
                          cwd=pathlib.Path(__file__).resolve().parents[1])
     assert out.stdout.strip() == "[]"
