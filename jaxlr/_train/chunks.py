@@ -64,6 +64,11 @@ class _ProcessCache:
     def __init__(self):
         self.compiled: set = set()
 
+    def widths(self, design_sig, static, kind_at) -> frozenset:
+        """The lane widths this process has compiled the program at, each with the kind
+        ``kind_at(width)`` a chunk of that width runs (keys ``(kind, design_sig, width, static)``)."""
+        return frozenset(k[2] for k in self.compiled if k[1] == design_sig and k[3] == static and k[0] == kind_at(k[2]))
+
     @staticmethod
     def state_template(design, y, W, lanes, theta0, control, static):
         """A zero ``LoopState`` of the right shapes (the program builds the real one when ``fresh``).
@@ -202,10 +207,13 @@ class Run:
         # timed rounds differ between hosts, whose calls must match (collectives): one process only
         long = (static.solver.step_cost(_work_rows(prepared.design), n_params) * width * steps > LONG_WORK
                 and jax.process_count() == 1)
+        def kind_at(lanes: int) -> str:
+            return _programs.program_kind(_work_rows(prepared.design), prepared.design.shape[1], lanes,
+                                          static.n_outputs, static.solver, steps)
+
         while True:
             cur = len(members)
-            kind = _programs.program_kind(_work_rows(prepared.design), prepared.design.shape[1], cur,
-                                          static.n_outputs, static.solver, steps)
+            kind = kind_at(cur)
             key = (kind, design_sig, cur, static)
             # compaction's own rounds are short (~0.05 s) while it is on; its timing is left alone
             stop_at = t + min(compaction.round_len, self._steps_in_time(per_step, long and not compaction.enabled))
@@ -233,7 +241,7 @@ class Run:
             if report is not None:
                 report(t)
             new = compaction.decide(running.size, cur, t, elapsed / (t - previous) if timed and t > previous else None,
-                                    compiled=(kind, design_sig, bucket(running.size), static) in CACHE.compiled)
+                                    CACHE.widths(design_sig, static, kind_at))
             if new:
                 host_state, host_summary = _host(state), _host(summary)
                 full = (jax.tree_util.tree_map(np.array, (host_state, host_summary)) if full is None
@@ -297,22 +305,39 @@ class _Compaction:
         seconds, steps = self.first_call
         return max(COMPILE_COST_S, seconds - self.step_time * steps)
 
-    def decide(self, n_running: int, cur: int, t: int, seconds_per_step: float | None, compiled: bool) -> int:
-        """The lane width to continue at (0: keep the current one); updates the round length."""
+    def decide(self, n_running: int, cur: int, t: int, seconds_per_step: float | None,
+               compiled_widths=frozenset()) -> int:
+        """The lane width to continue at (0: keep the current one); updates the round length.
+        ``compiled_widths``: the widths this process has compiled the program at (free to take).
+        A chunk whose own program was compiled already (a repeated call) takes only those: a
+        repeated call never compiles (it knows no compile time to weigh, and the width it would
+        choose depends on the lanes running at a timed look, so successive calls chose different
+        widths and compiled one in two of three, bench/README.md)."""
         if not self.enabled:
             return 0
         if seconds_per_step is not None:
             self.step_time = seconds_per_step * self.width / cur
         if self.step_time is None:
             return 0
-        new = bucket(n_running)
         remaining = min(self.steps - t, t)  # lanes still running may need about as many steps again
-        saving = self.step_time * remaining * (cur - new) / self.width
-        if new < cur and saving > (0.0 if compiled else self.compile_cost()):
-            self._next_round(new)
-            return new
-        if self.step_time * (self.steps - t) * (1 - bucket(max(1, n_running // 2)) / self.width) < self.compile_cost():
-            self.round_len, self.enabled = self.every, False  # even halving could not pay for a program: run on
+
+        def gain(width: int) -> float:  # seconds saved, less the compile a new width costs
+            cost = 0.0 if width in compiled_widths else self.compile_cost()
+            return self.step_time * remaining * (cur - width) / self.width - cost
+
+        new = {bucket(n_running)} if self.first_call is not None else set()
+        candidates = [w for w in new | {w for w in compiled_widths if n_running <= w} if w < cur]
+        best = max(candidates, key=gain, default=None)
+        if best is not None and gain(best) > 0:
+            self._next_round(best)
+            return best
+        if self.first_call is None:  # a repeated call: nothing narrower compiled, nothing to wait for
+            hopeless = not any(w < cur for w in compiled_widths)
+        else:  # even halving could not pay for a program
+            hopeless = self.step_time * (self.steps - t) * (1 - bucket(max(1, n_running // 2)) / self.width) < \
+                self.compile_cost()
+        if hopeless:
+            self.round_len, self.enabled = self.every, False  # run on
             return 0
         self._next_round(cur)
         return 0

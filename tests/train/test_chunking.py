@@ -161,10 +161,39 @@ def test_a_chunk_that_compiled_slowly_expects_a_narrower_program_to_cost_as_much
     compaction = chunks._Compaction(True, width=1024, steps=1000, every=1000)
     assert compaction.compile_cost() == chunks.COMPILE_COST_S  # nothing measured yet
     compaction.first_call = (2.0, 8)
-    assert compaction.decide(1000, 1024, 8, 0.01, compiled=False) == 0  # times the full width
+    assert compaction.decide(1000, 1024, 8, 0.01) == 0  # times the full width
     assert compaction.compile_cost() == pytest.approx(2.0 - 0.01 * 8)
     # 24 lanes still running after 25 steps: ~0.25 s to save, less than the 1.9 s to compile
-    assert compaction.decide(24, 1024, 25, 0.01, compiled=False) == 0
-    assert compaction.decide(24, 1024, 25, 0.01, compiled=True) == layout.bucket(24)  # a kept width: free
+    assert compaction.decide(24, 1024, 25, 0.01) == 0
+    assert compaction.decide(24, 1024, 25, 0.01, frozenset({layout.bucket(24)})) == layout.bucket(24)  # kept: free
     monkeypatch.setattr(chunks, "COMPILE_COST_S", 0.0)  # "compilation is free" holds whatever was measured
     assert compaction.compile_cost() == 0.0
+
+
+def test_a_repeated_call_compacts_only_to_widths_compiled_already():
+    """A chunk whose program was compiled before (no first call measured) never compiles a new
+    width: it takes a compiled one that holds its running lanes, or runs on at its own."""
+    compiled = frozenset({1024, 512})
+    warm = chunks._Compaction(True, width=1024, steps=1000, every=1000)
+    assert warm.decide(1000, 1024, 8, 0.01, compiled) == 0  # times the full width
+    assert warm.decide(600, 1024, 16, 0.01, compiled) == 0  # 512 cannot hold 600 lanes: waits
+    assert warm.decide(24, 1024, 25, 0.01, compiled) == 512  # compiled, and it saves: taken
+    warm = chunks._Compaction(True, width=1024, steps=1000, every=1000)
+    assert warm.decide(1000, 1024, 8, 0.01, frozenset({1024})) == 0
+    assert not warm.enabled  # nothing narrower compiled: it stops looking
+
+
+def test_repeated_calls_compile_nothing(monkeypatch):
+    """The second of two identical compacting sweeps traces no program (the width a compaction
+    picks depends on timing; a repeated call used to compile a new one)."""
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((300, 5))
+    y = (X @ rng.standard_normal(5) + rng.standard_normal(300) > 0).astype(float)
+    monkeypatch.setattr(chunks, "COMPILE_COST_S", 0.0)  # compaction pays: the first call compacts
+    options = dict(l2=list(np.geomspace(1e-3, 1.0, 16)), solver="gd", learning_rate=1.0, tol=1e-7, steps=3000)
+    first = jaxlr.sweep(X, y, **options)
+    assert first.config["lane_steps"] < 16 * (int(np.max(first.n_iter)) + 1)  # it did compact
+    before = trace_count()
+    second = jaxlr.sweep(X, y, **options)
+    assert trace_count() == before
+    np.testing.assert_allclose(second.coef, first.coef, rtol=1e-9, atol=1e-10)
