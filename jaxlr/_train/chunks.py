@@ -207,6 +207,7 @@ class Run:
         # timed rounds differ between hosts, whose calls must match (collectives): one process only
         long = (static.solver.step_cost(_work_rows(prepared.design), n_params) * width * steps > LONG_WORK
                 and jax.process_count() == 1)
+
         def kind_at(lanes: int) -> str:
             return _programs.program_kind(_work_rows(prepared.design), prepared.design.shape[1], lanes,
                                           static.n_outputs, static.solver, steps)
@@ -240,8 +241,9 @@ class Run:
                 break
             if report is not None:
                 report(t)
-            new = compaction.decide(running.size, cur, t, elapsed / (t - previous) if timed and t > previous else None,
-                                    CACHE.widths(design_sig, static, kind_at))
+            new = 0 if not compaction.enabled else compaction.decide(  # widths looked up only while it may compact
+                running.size, cur, t, elapsed / (t - previous) if timed and t > previous else None,
+                CACHE.widths(design_sig, static, kind_at))
             if new:
                 host_state, host_summary = _host(state), _host(summary)
                 full = (jax.tree_util.tree_map(np.array, (host_state, host_summary)) if full is None
