@@ -1,5 +1,5 @@
 """What every solver shares: the ``Solver`` interface with its facts, per-lane vector helpers and
-the batched Armijo line search.
+the batched line search (Armijo backtracking, and Moré-Thuente's search for L-BFGS's first step).
 
 Parameters are one matrix ``theta`` of shape (P, K): column ``k`` is model ``k`` (its
 coefficients, then its intercept). A solver minimises, for every lane at once,
@@ -147,10 +147,127 @@ def _cubic_backtrack(t, f0, slope, ft, dt):
     return jnp.where(usable, trial, t / 2)
 
 
+class _Bracket(NamedTuple):
+    """Moré-Thuente's search state per lane (scipy's ``dcsrch``): the best step ``stx`` and the
+    interval's other end ``sty`` with f and its slope at both, whether a minimiser is bracketed,
+    the stage (1 until a trial has ``f <= f0 + ftol t g0`` and a non-negative slope), the interval
+    widths of the last two rounds and the bounds for the next trial."""
+
+    stx: jax.Array
+    fx: jax.Array
+    gx: jax.Array
+    sty: jax.Array
+    fy: jax.Array
+    gy: jax.Array
+    bracketed: jax.Array
+    stage1: jax.Array
+    width: jax.Array
+    width1: jax.Array
+    stmin: jax.Array
+    stmax: jax.Array
+
+
+WOLFE_FTOL, WOLFE_GTOL, WOLFE_XTOL, WOLFE_STPMAX = 1e-3, 0.9, 0.1, 1e10  # L-BFGS-B's line search
+
+
+def _bracket_start(t, value, slope) -> _Bracket:
+    zero = jnp.zeros_like(t)
+    return _Bracket(zero, value, slope, zero, value, slope, jnp.zeros(t.shape, bool), jnp.ones(t.shape, bool),
+                    jnp.full_like(t, WOLFE_STPMAX), jnp.full_like(t, 2 * WOLFE_STPMAX), zero, 5.0 * t)
+
+
+def _safe_cubic(a, fa, da, b, fb, db):
+    """``theta`` and ``gamma`` of Moré-Thuente's ``dcstep`` for the cubic through ``(a, fa, da)``
+    and ``(b, fb, db)``: the pieces its minimiser is formed from (scaled against overflow; a
+    negative radicand counts as 0, which only the ``abs(dp) < abs(dx)`` case meets)."""
+    theta = 3.0 * (fa - fb) / (b - a) + da + db
+    scale = jnp.maximum(jnp.maximum(jnp.abs(theta), jnp.abs(da)), jnp.abs(db))
+    scale = jnp.where(scale > 0, scale, 1.0)
+    gamma = scale * jnp.sqrt(jnp.maximum((theta / scale) ** 2 - (da / scale) * (db / scale), 0.0))
+    return theta, gamma
+
+
+def _dcstep(stx, fx, dx, sty, fy, dy, stp, fp, dp, bracketed, stpmin, stpmax):
+    """Moré & Thuente's safeguarded step (MINPACK-2 ``dcstep``, as scipy's ``_dcsrch``), for every
+    lane: the next trial and the updated interval ``(stx, sty)`` from the trial ``(stp, fp, dp)``.
+    Four cases: a higher f (a minimiser lies between, cubic or quadratic), slopes of opposite
+    signs (bracketed, the step nearer the secant), a slope falling in magnitude (extrapolate,
+    safeguarded), a slope not falling (the cubic through ``sty`` once bracketed, else a bound)."""
+    sgnd = jnp.sign(dp) * jnp.sign(dx)
+    ratio = lambda p, q: p / jnp.where(q != 0, q, 1.0)  # noqa: E731
+    # case 1: fp > fx
+    theta, gamma = _safe_cubic(stx, fx, dx, stp, fp, dp)
+    gamma1 = jnp.where(stp < stx, -gamma, gamma)
+    stpc1 = stx + ratio((gamma1 - dx) + theta, ((gamma1 - dx) + gamma1) + dp) * (stp - stx)
+    stpq1 = stx + (ratio(dx, (fx - fp) / (stp - stx) + dx) / 2.0) * (stp - stx)
+    f1 = jnp.where(jnp.abs(stpc1 - stx) <= jnp.abs(stpq1 - stx), stpc1, stpc1 + (stpq1 - stpc1) / 2.0)
+    # case 2: slopes of opposite signs
+    gamma2 = jnp.where(stp > stx, -gamma, gamma)
+    stpc2 = stp + ratio((gamma2 - dp) + theta, ((gamma2 - dp) + gamma2) + dx) * (stx - stp)
+    stpq2 = stp + ratio(dp, dp - dx) * (stx - stp)
+    f2 = jnp.where(jnp.abs(stpc2 - stp) > jnp.abs(stpq2 - stp), stpc2, stpq2)
+    # case 3: |dp| < |dx|
+    r3 = ratio((gamma2 - dp) + theta, (gamma2 + (dx - dp)) + gamma2)
+    stpc3 = jnp.where((r3 < 0) & (gamma2 != 0), stp + r3 * (stx - stp), jnp.where(stp > stx, stpmax, stpmin))
+    nearer = jnp.where(jnp.abs(stpc3 - stp) < jnp.abs(stpq2 - stp), stpc3, stpq2)
+    capped = jnp.where(stp > stx, jnp.minimum(stp + 0.66 * (sty - stp), nearer),
+                       jnp.maximum(stp + 0.66 * (sty - stp), nearer))
+    farther = jnp.clip(jnp.where(jnp.abs(stpc3 - stp) > jnp.abs(stpq2 - stp), stpc3, stpq2), stpmin, stpmax)
+    f3 = jnp.where(bracketed, capped, farther)
+    # case 4: |dp| >= |dx|
+    theta4, gamma4 = _safe_cubic(stp, fp, dp, sty, fy, dy)
+    gamma4 = jnp.where(stp > sty, -gamma4, gamma4)
+    stpc4 = stp + ratio((gamma4 - dp) + theta4, ((gamma4 - dp) + gamma4) + dy) * (sty - stp)
+    f4 = jnp.where(bracketed, stpc4, jnp.where(stp > stx, stpmax, stpmin))
+
+    higher, opposite, falling = fp > fx, sgnd < 0, jnp.abs(dp) < jnp.abs(dx)
+    stpf = jnp.where(higher, f1, jnp.where(opposite, f2, jnp.where(falling, f3, f4)))
+    bracketed = bracketed | higher | (~higher & opposite)
+    y_is_trial, y_is_x = higher, ~higher & opposite
+    new_sty = jnp.where(y_is_trial, stp, jnp.where(y_is_x, stx, sty))
+    new_fy = jnp.where(y_is_trial, fp, jnp.where(y_is_x, fx, fy))
+    new_dy = jnp.where(y_is_trial, dp, jnp.where(y_is_x, dx, dy))
+    moved = ~higher  # the trial is the new best step
+    return (jnp.where(moved, stp, stx), jnp.where(moved, fp, fx), jnp.where(moved, dp, dx),
+            new_sty, new_fy, new_dy, stpf, bracketed, moved)
+
+
+def _wolfe_round(b: _Bracket, t, f, g, value, slope):
+    """One round of Moré-Thuente's search (scipy's ``dcsrch``, ``ftol`` 1e-3, ``gtol`` 0.9,
+    ``xtol`` 0.1) for every lane at the trial ``(t, f, g)``: whether the trial satisfies the strong
+    Wolfe conditions, whether the search must stop at its best step ``stx`` instead (rounding,
+    the interval too narrow), the updated state, and the next trial."""
+    gtest = WOLFE_FTOL * slope
+    ftest = value + t * gtest
+    stage1 = b.stage1 & ~((f <= ftest) & (g >= 0))
+    converged = (f <= ftest) & (jnp.abs(g) <= WOLFE_GTOL * -slope)
+    stuck = (b.bracketed & ((t <= b.stmin) | (t >= b.stmax) | (b.stmax - b.stmin <= WOLFE_XTOL * b.stmax))) | \
+        ((t >= WOLFE_STPMAX) & (f <= ftest) & (g <= gtest)) | ((t <= 0) & ((f > ftest) | (g >= gtest))) | \
+        ~jnp.isfinite(f)
+    # stage 1 with f above the sufficient-decrease line but below the best: the modified function
+    modified = stage1 & (f <= b.fx) & (f > ftest)
+    shift = jnp.where(modified, gtest, 0.0)
+    stx, fx, gx, sty, fy, gy, t_next, bracketed, moved = _dcstep(
+        b.stx, b.fx - b.stx * shift, b.gx - shift, b.sty, b.fy - b.sty * shift, b.gy - shift,
+        t, f - t * shift, g - shift, b.bracketed, b.stmin, b.stmax)
+    fx, fy, gx, gy = fx + stx * shift, fy + sty * shift, gx + shift, gy + shift
+    halve = bracketed & (jnp.abs(sty - stx) >= 0.66 * b.width1)
+    t_next = jnp.where(halve, stx + 0.5 * (sty - stx), t_next)
+    width1 = jnp.where(bracketed, b.width, b.width1)
+    width = jnp.where(bracketed, jnp.abs(sty - stx), b.width)
+    stmin = jnp.where(bracketed, jnp.minimum(stx, sty), t_next + 1.1 * (t_next - stx))
+    stmax = jnp.where(bracketed, jnp.maximum(stx, sty), t_next + 4.0 * (t_next - stx))
+    t_next = jnp.clip(t_next, 0.0, WOLFE_STPMAX)
+    t_next = jnp.where(bracketed & ((t_next <= stmin) | (t_next >= stmax) | (stmax - stmin <= WOLFE_XTOL * stmax)),
+                       stx, t_next)
+    state = _Bracket(stx, fx, gx, sty, fy, gy, bracketed, stage1, width, width1, stmin, stmax)
+    return converged, stuck, state, t_next, moved
+
+
 def backtracking(evaluate, theta, value, slope, direction, active, t0, max_trials: int = 30,
-                 c: float = 1e-4, directional=None):
-    """Batched Armijo backtracking: per lane the first trial ``t`` (from ``t0``, decreasing) with
-    ``f(x + t d) <= f(x) + c t g.d``; every trial of every lane in one evaluation.
+                 c: float = 1e-4, directional=None, wolfe=None):
+    """Batched line search: per lane a trial ``t`` (from ``t0``) with ``f(x + t d) <= f(x) + c t g.d``
+    (Armijo); every trial of every lane in one evaluation.
 
     ``evaluate(theta)`` returns ``(f, extra)`` for all lanes (``extra``: e.g. the gradient, kept
     for the accepted trial, so a caller that needs it pays no extra evaluation). With
@@ -161,14 +278,22 @@ def backtracking(evaluate, theta, value, slope, direction, active, t0, max_trial
     evaluation reads a step size already computed. When the predicted decrease ``-g.d`` is below
     what floating point can measure in ``f`` (at the optimum), the full step is taken if ``f``
     does not rise by more than rounding: the gradient, not ``f``, can still tell the step helped.
-    A lane where nothing qualifies stays (``t = 0``). Returns ``(t, f, extra)`` at the accepted
-    trial (``f``/``extra`` of the last trial where ``t = 0``; ``t = 0`` and ``f = inf`` for lanes
-    not ``active``).
+    A lane where nothing qualifies stays (``t = 0``).
+
+    Lanes marked in ``wolfe`` (K,) (with ``directional``) search instead as L-BFGS-B's line
+    search does (Moré & Thuente, scipy's ``dcsrch``): for a step satisfying the strong Wolfe
+    conditions, extrapolating when f still falls steeply and interpolating within a bracket;
+    where it stops short of them, at its best step if that lowered f. L-BFGS uses it where a
+    lane has no curvature pairs (its first step), whose scale nothing else tells.
+
+    Returns ``(t, f, extra)`` at the accepted trial (``f``/``extra`` of the last trial where
+    ``t = 0``; ``t = 0`` and ``f = inf`` for lanes not ``active``).
     """
     rounding = 100 * jnp.finfo(theta.dtype).eps * jnp.maximum(jnp.abs(value), 1.0)
+    searches = wolfe is not None and directional is not None
 
     def body(carry):
-        t, ft, extra, done, j = carry
+        t, ft, extra, done, j, search = carry
         # t arrives finished: a test of the previous trial here would be fused into the
         # evaluation's m x outputs x lanes elementwise work and recomputed per element
         # (a third of an L-BFGS step on digits' 6-lane CV paths, bench/README.md)
@@ -176,16 +301,32 @@ def backtracking(evaluate, theta, value, slope, direction, active, t0, max_trial
         trying = ~done
         accepted = (f_new <= value + c * t * slope) | (
             (j == 0) & (-slope <= rounding) & (f_new <= value + rounding))  # unmeasurable decrease
-        done = done | accepted
-        following = t / 2 if directional is None else _cubic_backtrack(t, value, slope, f_new, directional(extra_new))
-        return (jnp.where(done, t, following), jnp.where(trying, f_new, ft), select(trying, extra_new, extra), done,
-                j + 1)
+        slope_new = None if directional is None else directional(extra_new)
+        following = t / 2 if directional is None else _cubic_backtrack(t, value, slope, f_new, slope_new)
+        if not searches:
+            done = done | accepted
+            return (jnp.where(done, t, following), jnp.where(trying, f_new, ft), select(trying, extra_new, extra),
+                    done, j + 1, search)
+        bracket, best_extra = search
+        converged, stuck, bracket_new, t_wolfe, moved = _wolfe_round(bracket, t, f_new, slope_new, value, slope)
+        best_extra = select(trying & wolfe & moved, extra_new, best_extra)  # this trial is the best step so far
+        bracket = select(trying & wolfe, bracket_new, bracket)
+        stop_at_best = wolfe & ~converged & (stuck | (j + 1 >= max_trials))
+        use_best = trying & stop_at_best & (bracket.fx < value)
+        finished = jnp.where(wolfe, converged | stop_at_best, accepted)
+        t_out = jnp.where(trying & use_best, bracket.stx,
+                          jnp.where(trying & stop_at_best & ~use_best, 0.0,
+                                    jnp.where(done | finished, t, jnp.where(wolfe, t_wolfe, following))))
+        f_out = jnp.where(trying & use_best, bracket.fx, jnp.where(trying, f_new, ft))
+        extra_out = select(trying & use_best, best_extra, select(trying, extra_new, extra))
+        return t_out, f_out, extra_out, done | finished, j + 1, (bracket, best_extra)
 
     extra0 = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype),
                                     jax.eval_shape(lambda: evaluate(theta)[1]))
-    t, ft, extra, done, _ = jax.lax.while_loop(
+    search0 = (_bracket_start(t0, value, slope), extra0) if searches else ()
+    t, ft, extra, done, _, _ = jax.lax.while_loop(
         lambda carry: jnp.any(~carry[3]) & (carry[4] < max_trials), body,
-        (t0, jnp.full_like(value, jnp.inf), extra0, ~active, jnp.zeros((), jnp.int32)))
+        (t0, jnp.full_like(value, jnp.inf), extra0, ~active, jnp.zeros((), jnp.int32), search0))
     return jnp.where(done & active, t, 0.0), ft, extra
 
 

@@ -225,6 +225,70 @@ def test_backtracking_with_slopes_steps_to_the_cubic_minimum():
     np.testing.assert_array_equal(np.asarray(t_half), [1.0, 0.25, 1 / 32])
 
 
+def test_wolfe_lanes_search_for_the_strong_wolfe_conditions():
+    """Lanes of ``f = x^2`` from ``x = 1`` along ``d = -s x``, every trial from ``t = 1``. Armijo
+    lanes take ``t = 1`` however short the step (``s = 1e-4``: f falls by 2e-4 of its way). Lanes
+    marked ``wolfe`` search for the strong Wolfe conditions, ``f(t) <= f(0) + 1e-3 t g.d`` and
+    ``|g(t).d| <= 0.9 |g.d|``: the short step is lengthened, the far one (``s = 30``, past the
+    minimum at ``t = 1/30`` and up the other side) is brought back, and one already there stays."""
+    import jax.numpy as jnp
+
+    from jaxlr._core.steps import backtracking
+
+    scale = jnp.array([1e-4, 1e-4, 30.0, 0.9])
+    wolfe = jnp.array([False, True, True, True])
+    theta = jnp.ones((1, 4))
+    direction = -scale[None, :] * theta
+
+    def evaluate(p):
+        return p[0] ** 2, 2 * p
+
+    value, grad = evaluate(theta)
+    slope = jnp.sum(grad * direction, axis=0)
+    directional = lambda g: jnp.sum(g * direction, axis=0)  # noqa: E731
+    t, f, g = jax.jit(lambda: backtracking(evaluate, theta, value, slope, direction, jnp.ones(4, bool), jnp.ones(4),
+                                           directional=directional, wolfe=wolfe))()
+    t, f, slope_t = np.asarray(t), np.asarray(f), np.asarray(directional(g))
+    assert t[0] == 1.0
+    searched = np.asarray(wolfe)
+    assert np.all(f[searched] <= np.asarray(value)[searched] + 1e-3 * t[searched] * np.asarray(slope)[searched])
+    assert np.all(np.abs(slope_t[searched]) <= 0.9 * np.abs(np.asarray(slope)[searched]))
+    assert t[1] > 100 and t[2] < 1 / 15 and t[3] == 1.0
+    np.testing.assert_allclose(f, np.asarray(evaluate(theta + t * direction)[0]), rtol=1e-12, atol=1e-20)
+
+
+def test_lbfgs_from_zero_follows_scipys_iterates():
+    """From zero, jaxlr's L-BFGS takes L-BFGS-B's steps (memory 10, float64): its first step
+    searches as scipy's does (from the unit step, for the strong Wolfe conditions) and the later
+    full steps are the same two-loop directions, so the objective after each of the first
+    iterations equals scipy's to rounding. Backtracking from the full step ``-g`` (length
+    ``||g||``) took other iterates from the first step on."""
+    import scipy.sparse as sp
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(7)
+    X = sp.random(3000, 2000, density=0.01, format="csr", random_state=rng)
+    X.data = np.ones_like(X.data)
+    y = (X @ rng.standard_normal(2000) + 0.3 * rng.standard_normal(3000) > 0.1).astype(float)
+    m, l2 = X.shape[0], 1e-4
+
+    def fun(theta):
+        w, b = theta[:-1], theta[-1]
+        z = X @ w + b
+        r = (1.0 / (1.0 + np.exp(-z)) - y) / m
+        return np.mean(np.logaddexp(0.0, z) - y * z) + 0.5 * l2 * (w @ w), np.concatenate([X.T @ r + l2 * w, [r.sum()]])
+
+    values = [fun(np.zeros(X.shape[1] + 1))[0]]
+    minimize(fun, np.zeros(X.shape[1] + 1), jac=True, method="L-BFGS-B",
+             callback=lambda intermediate_result: values.append(intermediate_result.fun),
+             options={"maxcor": 10, "maxiter": 8, "gtol": 1e-12, "ftol": 0.0})
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # stopped at the budget of steps, as asked
+        history = np.asarray(jaxlr.fit(X, y, l2=l2, solver="lbfgs", tol=1e-12, steps=8).loss_history)
+    assert len(history) == 8
+    np.testing.assert_allclose(history, values[:8], rtol=1e-9)
+
+
 def test_lbfgs_needs_no_more_iterations_than_scipy():
     """jaxlr's L-BFGS from zero (memory 10, float64) against scipy's L-BFGS-B on the same
     objective (mean log-loss + l2/2 ||w||^2), iterations to an objective gap of 1e-6 on six
