@@ -1,5 +1,5 @@
 """L-BFGS for all lanes: two-loop recursion per lane, batched Armijo backtracking with cubic
-interpolation.
+interpolation; the first step of a solve searches as L-BFGS-B's (Moré-Thuente, strong Wolfe).
 
 optax's ``lbfgs`` line search is written for one model (its ``lax.cond`` under ``vmap`` runs both
 branches and copies X per lane), so the batched form lives here: every lane's trial point is
@@ -61,7 +61,9 @@ class Lbfgs(Solver):
     """L-BFGS for all lanes: two-loop recursion, batched Armijo backtracking from ``t = 1`` whose
     trials after the first are the minimisers of cubics fitted to f and its slope (the gradient
     of every trial is computed anyway; halving alone took up to 1.3x scipy's iterations,
-    bench/README.md); pairs with ``s.y <= 0`` are skipped. One evaluation with gradient per step
+    bench/README.md); the first step of a solve from the unit step ``-g / ||g||`` with
+    Moré-Thuente's search for the strong Wolfe conditions, as L-BFGS-B; pairs with ``s.y <= 0``
+    are skipped. One evaluation with gradient per step
     when the full step is accepted (the usual case); the line search keeps the accepted trial's
     gradient, so the objective appears once in the step's program."""
 

@@ -8,7 +8,8 @@ or a factory ``learning_rate -> transformation``) into one; ``choose`` resolves 
 - first-order (``first_order``): ``"gd"`` (the seed's ``theta -= lr * grad``), ``"momentum"``,
   ``"nesterov"``, ``"adam"``, ``"adamw"``, ``"adagrad"``, ``"rmsprop"``, or any optax
   transformation;
-- ``"lbfgs"`` (``lbfgs``): L-BFGS with a batched backtracking line search;
+- ``"lbfgs"`` (``lbfgs``): L-BFGS with a batched backtracking line search (Moré-Thuente's for its
+  first step, as L-BFGS-B);
 - ``"newton"`` (``newton``): exact Hessian, Cholesky per lane, damped, Armijo backtracking;
 - ``"fista"`` (``fista``): accelerated proximal gradient for L1 / elastic net.
 """
