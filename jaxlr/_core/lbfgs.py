@@ -63,9 +63,9 @@ class Lbfgs(Solver):
     of every trial is computed anyway; halving alone took up to 1.3x scipy's iterations,
     bench/README.md); the first step of a solve from the unit step ``-g / ||g||`` with
     Moré-Thuente's search for the strong Wolfe conditions, as L-BFGS-B; pairs with ``s.y <= 0``
-    are skipped. One evaluation with gradient per step
-    when the full step is accepted (the usual case); the line search keeps the accepted trial's
-    gradient, so the objective appears once in the step's program."""
+    are skipped. One evaluation with gradient per step when the full step is accepted (the usual
+    case); the line search keeps the accepted trial's gradient, so the objective appears once in
+    the step's program."""
 
     memory: int = 10
     line_search: ClassVar[bool] = True

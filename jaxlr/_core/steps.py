@@ -311,14 +311,13 @@ def backtracking(evaluate, theta, value, slope, direction, active, t0, max_trial
         converged, stuck, bracket_new, t_wolfe, moved = _wolfe_round(bracket, t, f_new, slope_new, value, slope)
         best_extra = select(trying & wolfe & moved, extra_new, best_extra)  # this trial is the best step so far
         bracket = select(trying & wolfe, bracket_new, bracket)
-        stop_at_best = wolfe & ~converged & (stuck | (j + 1 >= max_trials))
-        use_best = trying & stop_at_best & (bracket.fx < value)
-        finished = jnp.where(wolfe, converged | stop_at_best, accepted)
-        t_out = jnp.where(trying & use_best, bracket.stx,
-                          jnp.where(trying & stop_at_best & ~use_best, 0.0,
-                                    jnp.where(done | finished, t, jnp.where(wolfe, t_wolfe, following))))
-        f_out = jnp.where(trying & use_best, bracket.fx, jnp.where(trying, f_new, ft))
-        extra_out = select(trying & use_best, best_extra, select(trying, extra_new, extra))
+        stopping = trying & wolfe & ~converged & (stuck | (j + 1 >= max_trials))
+        use_best = stopping & (bracket.fx < value)  # else the lane stays (t = 0)
+        finished = jnp.where(wolfe, converged | stopping, accepted)
+        t_out = jnp.where(stopping, jnp.where(use_best, bracket.stx, 0.0),
+                          jnp.where(done | finished, t, jnp.where(wolfe, t_wolfe, following)))
+        f_out = jnp.where(use_best, bracket.fx, jnp.where(trying, f_new, ft))
+        extra_out = select(use_best, best_extra, select(trying, extra_new, extra))
         return t_out, f_out, extra_out, done | finished, j + 1, (bracket, best_extra)
 
     extra0 = jax.tree_util.tree_map(lambda a: jnp.zeros(a.shape, a.dtype),

@@ -196,6 +196,22 @@ def test_backtracking_takes_the_largest_armijo_step_per_lane():
     assert np.isinf(np.asarray(f)[3])
 
 
+def _square_lanes(scale):
+    """Lanes of ``f = x^2`` from ``x = 1`` along ``d = -s x`` (``s = scale``, one per lane): the
+    line search's arguments ``(evaluate, theta, value, slope, direction, directional)``."""
+    import jax.numpy as jnp
+
+    theta = jnp.ones((1, len(scale)))
+    direction = -jnp.asarray(scale)[None, :] * theta
+
+    def evaluate(p):
+        return p[0] ** 2, 2 * p
+
+    value, grad = evaluate(theta)
+    slope = jnp.sum(grad * direction, axis=0)
+    return evaluate, theta, value, slope, direction, lambda g: jnp.sum(g * direction, axis=0)
+
+
 def test_backtracking_with_slopes_steps_to_the_cubic_minimum():
     """With the slope at each trial, a failed trial is followed by the minimiser of the cubic
     through ``(0, f, g.d)`` and ``(t, f_t, g_t.d)``; on ``f = x^2`` from ``x = 1`` along ``-s``
@@ -206,16 +222,7 @@ def test_backtracking_with_slopes_steps_to_the_cubic_minimum():
 
     from jaxlr._core.steps import backtracking
 
-    scale = jnp.array([1.0, 4.0, 40.0])
-    theta = jnp.ones((1, 3))
-    direction = -scale[None, :] * theta
-
-    def evaluate(p):
-        return p[0] ** 2, 2 * p
-
-    value, grad = evaluate(theta)
-    slope = jnp.sum(grad * direction, axis=0)
-    directional = lambda g: jnp.sum(g * direction, axis=0)  # noqa: E731
+    evaluate, theta, value, slope, direction, directional = _square_lanes([1.0, 4.0, 40.0])
     t, f, g = jax.jit(lambda: backtracking(evaluate, theta, value, slope, direction, jnp.ones(3, bool), jnp.ones(3),
                                            directional=directional))()
     np.testing.assert_allclose(np.asarray(t), [1.0, 0.25, 0.025], rtol=1e-12)
@@ -235,17 +242,8 @@ def test_wolfe_lanes_search_for_the_strong_wolfe_conditions():
 
     from jaxlr._core.steps import backtracking
 
-    scale = jnp.array([1e-4, 1e-4, 30.0, 0.9])
+    evaluate, theta, value, slope, direction, directional = _square_lanes([1e-4, 1e-4, 30.0, 0.9])
     wolfe = jnp.array([False, True, True, True])
-    theta = jnp.ones((1, 4))
-    direction = -scale[None, :] * theta
-
-    def evaluate(p):
-        return p[0] ** 2, 2 * p
-
-    value, grad = evaluate(theta)
-    slope = jnp.sum(grad * direction, axis=0)
-    directional = lambda g: jnp.sum(g * direction, axis=0)  # noqa: E731
     t, f, g = jax.jit(lambda: backtracking(evaluate, theta, value, slope, direction, jnp.ones(4, bool), jnp.ones(4),
                                            directional=directional, wolfe=wolfe))()
     t, f, slope_t = np.asarray(t), np.asarray(f), np.asarray(directional(g))
