@@ -57,12 +57,13 @@ def test_budget_picks_the_chunk_and_chunks_reuse_one_program():
 
 def test_row_buckets_are_few_and_tight():
     """The one padding policy (the estimators' too): padding at most a third of the padded rows
-    below 4096 rows, an eighth from there on, and few distinct sizes (each one compiled program)."""
+    below 512 rows, an eighth from there on, and few distinct sizes (each one compiled program:
+    eight an octave from 512 rows on, two below)."""
     sizes = [layout.bucket(n, layout.MIN_ROWS) for n in range(1, 20000)]
     floor = [max(n, layout.MIN_ROWS) for n in range(1, 20000)]
     assert all(s >= f for f, s in zip(floor, sizes))
-    assert all(s - f <= (s / 3 if f < 4096 else f / 8) for f, s in zip(floor, sizes))
-    assert len(set(sizes)) <= 40
+    assert all(s - f <= (s / 3 if f < 512 else f / 8) for f, s in zip(floor, sizes))
+    assert len(set(sizes)) <= 49
 
 
 def test_chunks_are_even():
