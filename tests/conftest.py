@@ -1,8 +1,14 @@
 """Tests run in float64 (x64 on); float32 cases ask for it explicitly."""
 
 import os
+import signal
 
 os.environ.setdefault("XLA_FLAGS", "")
+# The signal tests play a user pressing Ctrl-C in a terminal. A runner started in the background
+# by a non-interactive shell inherits SIGINT ignored, and so would every CLI the tests start (a
+# process rightly keeps an ignored SIGINT ignored); a handler here is reset to the default at exec.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 # jaxlr's own store of compiled programs is off in the test processes (a test counting compiles
 # must not find a program kept by another test); tests/core/test_programs.py turns it on.
 os.environ.setdefault("JAXLR_CACHE_DIR", "")
