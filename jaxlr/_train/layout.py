@@ -30,19 +30,17 @@ LARGE = 2**22  # elements of X from which data keep their shape: compiling is th
 # took 0.74-0.77 s for LogisticRegressionCV against 0.56-0.58 s unpadded, bench/README.md); rows
 # keep their buckets (at most 1/8 padding there), so resampled row counts still share a program
 EXACT_COLUMNS = 2**18
-
-
-FINE_BUCKETS = 512  # from here on buckets have four significant bits
+FINE_BUCKETS_FROM = 512  # sizes from which buckets have four significant bits
 
 
 def bucket(n: int, minimum: int = 1) -> int:
     """The padded size for ``n``: below 512 the next ``2^k`` or ``3 * 2^(k-1)`` (a third at most is
     padding, few distinct sizes), from 512 on a number with four significant bits (at most 1/8
     padding, where padding costs real work: breast cancer's 569 rows padded to 768 made its
-    ``LogisticRegressionCV`` ~1.25x slower than at 576, bench/README.md; the executable store
+    ``LogisticRegressionCV`` 1.1-1.25x slower than at 576, bench/README.md; the executable store
     compiles each bucket once per machine)."""
     n = max(int(n), minimum, 1)
-    if n >= FINE_BUCKETS:
+    if n >= FINE_BUCKETS_FROM:
         shift = n.bit_length() - 4
         return -(-n >> shift) << shift
     size = 1 << (n - 1).bit_length()
