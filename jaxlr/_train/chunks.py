@@ -210,7 +210,8 @@ class Run:
 
         def kind_at(lanes: int) -> str:
             return _programs.program_kind(_work_rows(prepared.design), prepared.design.shape[1], lanes,
-                                          static.n_outputs, static.solver, steps)
+                                          static.n_outputs, static.solver, steps,
+                                          dense=getattr(prepared.design, "nnz", None) is None)
 
         while True:
             cur = len(members)

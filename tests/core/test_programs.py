@@ -187,6 +187,7 @@ def test_program_kinds_on_cpu_follow_the_work_and_the_size_of_x():
     import jax.numpy as jnp
 
     from jaxlr._core.programs import OPTIONS, program_kind
+    from jaxlr._core.solvers import SOLVERS
 
     if jax.default_backend() != "cpu":
         pytest.skip("the program kinds and their XLA options are XLA:CPU's")
@@ -194,6 +195,17 @@ def test_program_kinds_on_cpu_follow_the_work_and_the_size_of_x():
     assert program_kind(1_437, 64, 6, 10) == "cpu"  # digits' CV: XLA's own dots, no YNNPACK fusions
     assert program_kind(12_000, 512, 1, 20) == "cpu-large"  # the probe: YNNPACK's fusions kept
     assert program_kind(100_000, 100, 1, 1, steps=0) == "cpu-large"  # large X: never -O0's products
+    # many steps of a dense binary design: the fusion emitters (the loop emitters run an
+    # elementwise fusion computed in place of its input as a scalar loop); few steps, several
+    # outputs or sparse X: the loop emitters, which compile faster there
+    assert program_kind(100_000, 100, 1, 1, SOLVERS["gd"], steps=1000) == "cpu-large-emitters"
+    assert program_kind(100_000, 100, 64, 1, SOLVERS["adam"], steps=300) == "cpu-large-emitters"
+    assert program_kind(100_000, 100, 1, 1, SOLVERS["lbfgs"], steps=1000) == "cpu-large"
+    assert program_kind(100_000, 100, 1, 1, SOLVERS["newton"], steps=1000) == "cpu-large"
+    assert program_kind(100_000, 100, 1, 3, SOLVERS["gd"], steps=1000) == "cpu-large"
+    assert program_kind(10_000_000, 100_000, 1, 1, SOLVERS["gd"], steps=1000, dense=False) == "cpu-large"
+    assert OPTIONS["cpu-large-emitters"]["xla_cpu_use_fusion_emitters"] is True
+    assert all(OPTIONS[kind]["xla_cpu_use_fusion_emitters"] is False for kind in ("cpu", "cpu-small", "cpu-large"))
     if jax.__version_info__ < (0, 10):  # the option is given from jax 0.10 only
         return
     assert OPTIONS["cpu"]["xla_cpu_experimental_ynn_fusion_type"] == ""
