@@ -43,10 +43,11 @@ from .host_sparse import is_host
 # and runs its scalar loop. The binary loss's gradient fusion is such a one: on 100,000 x 100 it
 # took 0.39 ms a step where the fusion emitters' code takes 0.03 ms. So dense binary programs on
 # large X expected to run many steps (first-order solvers) take the fusion emitters: a GD step
-# 0.65-0.8x, compiled as fast. Programs of few, costlier steps keep the loop emitters: with the
-# fusion emitters an L-BFGS or Newton fit of 100,000 x 100 compiled 0.1-1.0 s longer and ran no
-# faster (its ~10 evaluations barely see the trap), the probe's multinomial program compiled 1.4 s
-# longer, and a sparse one (compiled in every process) 0.8 s longer, neither faster (bench/README.md).
+# there ~0.73x, compiled ~0.25 s longer, once per machine with the executable store. Programs of
+# few, costlier steps keep the loop emitters: with the fusion emitters an L-BFGS or Newton fit of
+# 100,000 x 100 compiled 0.45-1.1 s longer and ran no faster (its ~10 evaluations barely see the
+# trap), the probe's multinomial program compiled 1.4 s longer, and a sparse one (compiled in
+# every process) 0.8 s longer, neither faster; the CV sets' programs lost (bench/README.md).
 _NO_YNN = {"xla_cpu_experimental_ynn_fusion_type": ""} if jax.__version_info__ >= (0, 10) else {}
 CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1, **_NO_YNN}
 LARGE_CPU_OPTIONS = {k: v for k, v in CPU_OPTIONS.items() if k not in _NO_YNN}
@@ -77,9 +78,9 @@ def program_kind(rows: int, cols: int, width: int, n_out: int, solver=None, step
     the one with YNNPACK's fusions when ``rows x cols`` is large (with the fusion emitters for a
     dense binary design expected to run ``MANY_STEPS``: ``LARGE_EMITTERS_CPU_OPTIONS``), else the
     -O0 one when ``rows x width x outputs x expected steps`` is small. Large X never runs at -O0,
-    however few its steps: its products are most of the work and slower there (one value and gradient on
-    100,000 x 100 float32: 8.0 ms at -O0, 4.7 ms at -O1), so ``fit(steps=0)`` took 42-46 ms
-    where it takes 35-37 (bench/README.md)."""
+    however few its steps: its products are most of the work and slower there (one value and
+    gradient on 100,000 x 100 float32: 8.0 ms at -O0, 4.7 ms at -O1), so ``fit(steps=0)`` took
+    42-46 ms where it takes 35-37 (bench/README.md)."""
     if jax.default_backend() != "cpu":
         return "default"
     expected = min(steps, getattr(solver, "expected_steps", None) or steps)
