@@ -41,27 +41,28 @@ from .host_sparse import is_host
 # The loop emitters have one trap: an elementwise fusion whose output XLA places in the buffer of
 # one of its inputs (in place, the input being dead after it) fails LLVM's runtime aliasing check
 # and runs its scalar loop. The binary loss's gradient fusion is such a one: on 100,000 x 100 it
-# took 0.39 ms a step where the fusion emitters' code takes 0.03 ms. So dense binary programs on
-# large X expected to run many steps (first-order solvers) take the fusion emitters: a GD step
-# there ~0.73x, compiled ~0.25 s longer, once per machine with the executable store. Programs of
-# few, costlier steps keep the loop emitters: with the fusion emitters an L-BFGS or Newton fit of
-# 100,000 x 100 compiled 0.45-1.1 s longer and ran no faster (its ~10 evaluations barely see the
-# trap), the probe's multinomial program compiled 1.4 s longer, and a sparse one (compiled in
-# every process) 0.8 s longer, neither faster; the CV sets' programs lost (bench/README.md).
+# took 0.39 ms a step where the fusion emitters' code takes 0.03 ms. So dense binary programs
+# expected to run many steps (first-order solvers) take the fusion emitters: a GD step 0.73x on
+# 100,000 x 100, 0.75-0.8x from 2,000 x 16 to 20,000 x 64, compiled within ~0.25 s of the loop
+# emitters' time, once per machine with the executable store. Programs of few, costlier steps
+# keep the loop emitters: with the fusion emitters an L-BFGS or Newton fit of 100,000 x 100
+# compiled 0.45-1.1 s longer and ran no faster (its ~10 evaluations barely see the trap), the
+# probe's multinomial program compiled 1.4 s longer, and a sparse one (compiled in every process)
+# 0.8 s longer, neither faster; the CV sets' programs lost (bench/README.md).
 _NO_YNN = {"xla_cpu_experimental_ynn_fusion_type": ""} if jax.__version_info__ >= (0, 10) else {}
 CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1, **_NO_YNN}
 LARGE_CPU_OPTIONS = {k: v for k, v in CPU_OPTIONS.items() if k not in _NO_YNN}
 SMALL_CPU_OPTIONS = {**LARGE_CPU_OPTIONS, "xla_backend_optimization_level": 0}
-LARGE_EMITTERS_CPU_OPTIONS = {**LARGE_CPU_OPTIONS, "xla_cpu_use_fusion_emitters": True}
 OPTIONS = {"default": None, "cpu": CPU_OPTIONS, "cpu-small": SMALL_CPU_OPTIONS, "cpu-large": LARGE_CPU_OPTIONS,
-           "cpu-large-emitters": LARGE_EMITTERS_CPU_OPTIONS}
+           "cpu-emitters": {**CPU_OPTIONS, "xla_cpu_use_fusion_emitters": True},
+           "cpu-large-emitters": {**LARGE_CPU_OPTIONS, "xla_cpu_use_fusion_emitters": True}}
 # logits x expected steps below which a program is compiled at -O0. It was 2**21; with compiled
 # programs kept across processes a compile is paid once per machine while -O0's slower elementwise
 # work is paid at every run: 100 GD steps on 20,000 x 64 took 63 ms at -O0 and 27 ms at -O1
 SMALL_WORK = 2**18
 # elements of X from which the YNNPACK fusions are kept
 LARGE_X = 2**22
-# expected steps from which a dense binary program on large X takes the fusion emitters
+# expected steps from which a dense binary program takes the fusion emitters (-O0's aside)
 MANY_STEPS = 200
 
 
@@ -75,18 +76,19 @@ PROGRAMS = {kind: _jit(options) for kind, options in OPTIONS.items()}
 def program_kind(rows: int, cols: int, width: int, n_out: int, solver=None, steps: int = 1000,
                  dense: bool = True) -> str:
     """Which compiled variant runs a chunk of ``width`` lanes on (rows, cols) padded data: on CPU,
-    the one with YNNPACK's fusions when ``rows x cols`` is large (with the fusion emitters for a
-    dense binary design expected to run ``MANY_STEPS``: ``LARGE_EMITTERS_CPU_OPTIONS``), else the
-    -O0 one when ``rows x width x outputs x expected steps`` is small. Large X never runs at -O0,
+    the one with YNNPACK's fusions when ``rows x cols`` is large, else the -O0 one when
+    ``rows x width x outputs x expected steps`` is small; outside -O0, a dense binary design
+    expected to run ``MANY_STEPS`` gets the fusion emitters (``-emitters``). Large X never runs at -O0,
     however few its steps: its products are most of the work and slower there (one value and
     gradient on 100,000 x 100 float32: 8.0 ms at -O0, 4.7 ms at -O1), so ``fit(steps=0)`` took
     42-46 ms where it takes 35-37 (bench/README.md)."""
     if jax.default_backend() != "cpu":
         return "default"
     expected = min(steps, getattr(solver, "expected_steps", None) or steps)
+    emitters = "-emitters" if dense and n_out == 1 and expected >= MANY_STEPS else ""
     if rows * cols >= LARGE_X:
-        return "cpu-large-emitters" if dense and n_out == 1 and expected >= MANY_STEPS else "cpu-large"
-    return "cpu-small" if rows * width * n_out * expected <= SMALL_WORK else "cpu"
+        return "cpu-large" + emitters
+    return "cpu-small" if rows * width * n_out * expected <= SMALL_WORK else "cpu" + emitters
 
 
 class _Kept:

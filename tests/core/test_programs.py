@@ -199,12 +199,15 @@ def test_program_kinds_on_cpu_follow_the_work_and_the_size_of_x():
     # elementwise fusion computed in place of its input as a scalar loop); few steps, several
     # outputs or sparse X: the loop emitters, which compile faster there
     assert program_kind(100_000, 100, 1, 1, SOLVERS["gd"], steps=1000) == "cpu-large-emitters"
+    assert program_kind(20_000, 64, 8, 1, SOLVERS["gd"], steps=1000) == "cpu-emitters"
+    assert program_kind(20_000, 64, 8, 1, SOLVERS["lbfgs"], steps=1000) == "cpu"
+    assert program_kind(100, 8, 1, 1, SOLVERS["gd"], steps=1000) == "cpu-small"  # -O0 keeps its loops
     assert program_kind(100_000, 100, 64, 1, SOLVERS["adam"], steps=300) == "cpu-large-emitters"
     assert program_kind(100_000, 100, 1, 1, SOLVERS["lbfgs"], steps=1000) == "cpu-large"
     assert program_kind(100_000, 100, 1, 1, SOLVERS["newton"], steps=1000) == "cpu-large"
     assert program_kind(100_000, 100, 1, 3, SOLVERS["gd"], steps=1000) == "cpu-large"
     assert program_kind(10_000_000, 100_000, 1, 1, SOLVERS["gd"], steps=1000, dense=False) == "cpu-large"
-    assert OPTIONS["cpu-large-emitters"]["xla_cpu_use_fusion_emitters"] is True
+    assert all(OPTIONS[kind]["xla_cpu_use_fusion_emitters"] is True for kind in ("cpu-emitters", "cpu-large-emitters"))
     assert all(OPTIONS[kind]["xla_cpu_use_fusion_emitters"] is False for kind in ("cpu", "cpu-small", "cpu-large"))
     if jax.__version_info__ < (0, 10):  # the option is given from jax 0.10 only
         return
@@ -216,4 +219,4 @@ def test_program_kinds_on_cpu_follow_the_work_and_the_size_of_x():
             continue
         text = jax.jit(lambda x, w: jnp.sum(jnp.exp(x @ w), axis=0), compiler_options=OPTIONS[kind]).lower(
             jnp.ones((300, 16)), jnp.ones((16, 6))).compile().as_text()
-        assert ("__ynn_fusion" in text) == (kind != "cpu"), kind
+        assert ("__ynn_fusion" in text) == (kind not in ("cpu", "cpu-emitters")), kind
