@@ -43,8 +43,8 @@ from .host_sparse import is_host
 # and runs its scalar loop. The binary loss's gradient fusion is such a one: on 100,000 x 100 it
 # took 0.39 ms a step where the fusion emitters' code takes 0.03 ms. So dense binary programs
 # expected to run many steps (first-order solvers) take the fusion emitters: a GD step 0.73x on
-# 100,000 x 100, 0.75-0.8x from 2,000 x 16 to 20,000 x 64, compiled within ~0.25 s of the loop
-# emitters' time, once per machine with the executable store. Programs of few, costlier steps
+# 100,000 x 100, 0.75-0.8x from 2,000 x 16 to 20,000 x 64; XLA compiles it 0.15-0.3 s longer,
+# once per machine with the executable store. Programs of few, costlier steps
 # keep the loop emitters: with the fusion emitters an L-BFGS or Newton fit of 100,000 x 100
 # compiled 0.45-1.1 s longer and ran no faster (its ~10 evaluations barely see the trap), the
 # probe's multinomial program compiled 1.4 s longer, and a sparse one (compiled in every process)
