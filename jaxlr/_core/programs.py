@@ -13,6 +13,7 @@ sharded run) is compiled in every process. This module never touches files: the 
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import sys
@@ -21,7 +22,7 @@ import warnings
 import jax
 
 from .engine import run
-from .host_sparse import is_host
+from .host_sparse import is_host, loaded_callback
 
 # XLA:CPU options, measured in bench/ (first answer): the older loop emitters compile 2-5x faster
 # than the new fusion emitters and run as fast or faster here; LLVM's -O1 compiles ~25% faster than
@@ -247,16 +248,14 @@ def kept_shapes(parts, trace):
 def _load_or_compile(store, kind: str, static, state, args, treedef, leaves):
     """The compiled program: deserialized from ``store`` when kept there (no tracing, lowering or
     XLA compile), else compiled and kept for the next process."""
-    from jax.experimental import serialize_executable as executables
-
     name = "exe-" + store.key(_signature(kind, static, treedef, leaves))
     entry = _read(store, name)
     if entry is not None:
         try:
-            uses_lapack, serialized = entry
+            uses_lapack, host_callbacks, serialized = entry
             if uses_lapack:
                 _initialize_lapack()
-            compiled = executables.deserialize_and_load(*serialized)
+            compiled = _deserialize(serialized, host_callbacks)
             jax.monitoring.record_event(LOADED_EVENT)  # the CLI's run.json counts these as cache hits
             return compiled
         except Exception:  # written by another build of XLA, or damaged
@@ -266,12 +265,66 @@ def _load_or_compile(store, kind: str, static, state, args, treedef, leaves):
         ("compile", name), lambda: PROGRAMS[kind].lower(state, *args, static).compile()))
     if KEPT.executables is not None and not from_jax_cache:
         try:
-            entry = ("lapack" in compiled.as_text(), executables.serialize(compiled))
+            serialized = _serialize(compiled)
         except Exception:  # this backend cannot serialize: the traced-program store (if on) serves
             KEPT.executables = None
             return compiled
-        _write(store, name, entry)
+        if serialized is not None:
+            _write(store, name, ("lapack" in compiled.as_text(), *serialized))
     return compiled
+
+
+HOST_CALLBACK = "jaxlr-host-callback"
+
+
+def _serialize(compiled) -> tuple[int, tuple] | None:
+    """``(number of host callbacks, what _deserialize loads)``: JAX's
+    ``serialize_executable.serialize``, except that the program's host callbacks (closures JAX
+    made when lowering ``host_sparse``'s products) are left out. Every one of them calls
+    ``host_product``, so ``_deserialize`` attaches ``loaded_callback`` in their place. None when
+    such a program cannot be kept (JAX's pickling of executables changed): it compiles in every
+    process, as it did before jaxlr kept it; the other programs are still kept."""
+    from jax.experimental import serialize_executable as executables
+
+    unloaded = compiled._executable._unloaded_executable
+    callbacks = list(getattr(unloaded, "host_callbacks", None) or ())
+    if not callbacks:
+        return 0, executables.serialize(compiled)
+    ids = {id(c) for c in callbacks}
+    try:
+        class Pickler(executables._JaxPjrtPickler):
+            def persistent_id(self, obj):
+                return (HOST_CALLBACK,) if id(obj) in ids else super().persistent_id(obj)
+
+        args_info, in_tree = jax.tree_util.tree_flatten(compiled.args_info)
+        with io.BytesIO() as file:
+            Pickler(file).dump((unloaded, args_info, compiled._no_kwargs))
+            return len(callbacks), (file.getvalue(), in_tree, compiled.out_tree)
+    except Exception:
+        return None
+
+
+def _deserialize(serialized: tuple, host_callbacks: int):
+    """The executable ``_serialize`` kept, loaded, with ``host_callbacks`` callbacks attached
+    (JAX's ``serialize_executable.deserialize_and_load`` when there are none)."""
+    from jax.experimental import serialize_executable as executables
+
+    if not host_callbacks:
+        return executables.deserialize_and_load(*serialized)
+    payload, in_tree, out_tree = serialized
+    backend = jax.devices()[0].client
+
+    class Unpickler(executables._JaxPjrtUnpickler):
+        def persistent_load(self, pid):
+            if pid[0] == HOST_CALLBACK:
+                return loaded_callback
+            if pid[0] == "exec":
+                return self.backend.deserialize_executable(pid[1], executable_devices=self.execution_devices,
+                                                           host_callbacks=[loaded_callback] * host_callbacks)
+            return super().persistent_load(pid)
+
+    unloaded, args_info, no_kwargs = Unpickler(io.BytesIO(payload), backend).load()
+    return jax.stages.Compiled(unloaded.load(), [], in_tree.unflatten(args_info), out_tree, no_kwargs=no_kwargs)
 
 
 LOADED_EVENT = "/jaxlr/programs/executable_loaded"
@@ -359,7 +412,7 @@ def call(kind: str, static, state, *args):
     """``engine.run(state, *args, static)`` compiled with ``kind``'s options (kept across processes
     when a store is set and the program can be serialized)."""
     executables = KEPT.executables
-    if executables is not None and static.solver.serializable and not _unkeepable(args):
+    if executables is not None and static.solver.serializable and not _sharded(args):
         leaves, treedef = jax.tree_util.tree_flatten((state, *args))
         key = (kind, static, treedef, _leaf_signature(leaves))
         compiled = KEPT.compiled.get(key)
@@ -381,11 +434,16 @@ def call(kind: str, static, state, *args):
     return jax.tree_util.tree_unflatten(out_tree, KEPT.first_call(key, fn, *leaves))
 
 
+def _sharded(args) -> bool:
+    """Whether the arguments are sharded over devices (such programs are compiled in every
+    process)."""
+    return any(isinstance(a, jax.Array) and len(a.sharding.device_set) > 1 for a in jax.tree_util.tree_leaves(args))
+
+
 def _unkeepable(args) -> bool:
-    """Sharded over devices, or calling the host (``HostSparseDesign``): neither is kept across
-    processes (``jax.export`` serializes neither a host callback nor, here, a sharding)."""
-    return any(is_host(a) for a in args) or any(
-        isinstance(a, jax.Array) and len(a.sharding.device_set) > 1 for a in jax.tree_util.tree_leaves(args))
+    """Sharded over devices, or calling the host (``HostSparseDesign``): ``jax.export`` serializes
+    neither a host callback nor, here, a sharding (the executable store keeps the host's)."""
+    return any(is_host(a) for a in args) or _sharded(args)
 
 
 __all__ = ["call", "set_store", "set_executables", "kept_shapes", "outside_stacklevel", "program_kind", "PROGRAMS",

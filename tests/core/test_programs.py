@@ -150,6 +150,53 @@ def test_the_python_api_keeps_its_compiled_programs_by_default(tmp_path):
     assert not (tmp_path / "off").exists()
 
 
+HOST_SPARSE = """
+import json, sys, warnings
+import numpy as np, scipy.sparse as sp
+import jax
+if sys.argv[1] == "float64":
+    jax.config.update("jax_enable_x64", True)
+traced, loaded = [], []
+jax.monitoring.register_event_duration_secs_listener(
+    lambda event, duration, fun_name=None, **_: traced.append(fun_name)
+    if event == "/jax/core/compile/jaxpr_trace_duration" else None)
+jax.monitoring.register_event_listener(
+    lambda event, **_: loaded.append(event) if event == "/jaxlr/programs/executable_loaded" else None)
+import jaxlr
+X = sp.random(300, 40, density=0.1, format="csr", random_state=0, dtype=np.dtype(sys.argv[1]))
+y = (np.asarray(X.sum(axis=1)).ravel() + np.random.default_rng(0).standard_normal(300) * 0.1 > 0.2).astype(int)
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    fit = jaxlr.fit(X, y, l2=0.01, solver="lbfgs")
+    sweep = jaxlr.sweep(X, y, l2=[0.01, 0.1], solver="gd", learning_rate=0.5, steps=30, tol=None)
+print("JSON" + json.dumps({"traces": len(traced), "loaded": len(loaded), "fit": np.asarray(fit.coef).tolist(),
+                           "sweep": np.asarray(sweep.coef).tolist(), "dtype": str(np.asarray(fit.coef).dtype),
+                           "warnings": [str(w.message) for w in caught]}))
+"""
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_programs_that_call_scipy_on_the_host_are_kept_too(tmp_path, dtype):
+    """A sparse X's products run by scipy on the host (``host_sparse``: callbacks inside the
+    program). The executable is kept without its callbacks, which a fresh process attaches again:
+    that process traces and compiles nothing of jaxlr's and gives the same models, in float32 and
+    in float64 (whose values cross as bits)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "JAX_PLATFORMS": "cpu", "JAXLR_CACHE_DIR": str(tmp_path)}
+
+    def run():
+        proc = subprocess.run([sys.executable, "-c", HOST_SPARSE, dtype], capture_output=True, text=True, env=env,
+                              cwd=ROOT, timeout=300)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        return json.loads([ln for ln in proc.stdout.splitlines() if ln.startswith("JSON")][-1][4:])
+
+    first, second = run(), run()
+    assert first["traces"] > 0 and first["loaded"] == 0
+    assert second["traces"] == 0 and second["loaded"] == 2  # fit's program and the sweep's
+    assert second["fit"] == first["fit"] and second["sweep"] == first["sweep"]
+    assert first["dtype"] == second["dtype"] == dtype
+    assert not first["warnings"] and not second["warnings"]
+
+
 def test_an_executable_from_jaxs_cache_is_never_kept(tmp_path):
     """jaxlr's store emptied (a jaxlr upgrade changes its keys) while JAX's cache still holds the
     programs: the next process compiles them out of JAX's cache, and XLA:CPU serializes such
