@@ -100,10 +100,17 @@ def host_product(token, op, V) -> np.ndarray:
     return result.view(np.uint32).reshape(result.shape + (2,))
 
 
-def loaded_callback(*args) -> tuple:
+def loaded_callback(token, op, V) -> tuple:
     """``host_product`` as a loaded executable calls a host callback: NumPy arguments, a tuple of
-    results."""
-    return (host_product(*args),)
+    results. XLA copies what a loaded executable's callback returns without checking it (JAX's
+    wrapper checks when JAX compiles the program), so the result's shape and dtype are checked
+    here: the matrix's padded rows (forward) or columns (backward) by V's other axes, V's dtype."""
+    result, V = host_product(token, op, V), np.asarray(V)
+    rows, cols = _MATRICES[int(token)].padded
+    expected = ((cols if int(op) == BACKWARD else rows),) + V.shape[1:]
+    if result.shape != expected or result.dtype != V.dtype:
+        raise RuntimeError(f"host product {int(op)}: {result.shape} {result.dtype}, expected {expected} {V.dtype}")
+    return (result,)
 
 
 def _callback(meta, token, V):

@@ -252,10 +252,32 @@ def test_host_sparse_matrices_are_released_with_their_design():
     before = len(hs._MATRICES)
     D = hs.host_sparse(sp.random(50, 8, density=0.3, format="csr", random_state=1))
     assert len(hs._MATRICES) == before + 1 and D.nnz == 120
-    assert _unkeepable((D,))  # a program calling the host is never kept across processes
+    assert _unkeepable((D,))  # jax.export cannot keep a program calling the host (the executable store can)
     del D
     gc.collect()
     assert len(hs._MATRICES) == before
+
+
+def test_a_loaded_programs_host_callback_checks_what_it_returns(monkeypatch):
+    """A kept program's callbacks are attached at load (``loaded_callback``), where XLA copies
+    whatever they return: the products equal ``host_product``'s, in shape and dtype (float64 as
+    bits too), and a result of the wrong shape is an error, never written past the buffer."""
+    from jaxlr._core import host_sparse as hs
+
+    A = sp.random(30, 7, density=0.4, format="csr", random_state=2, dtype=np.float64)
+    D = hs.host_sparse(A, (32, 8))
+    token = np.asarray(D.token)
+    W = np.random.default_rng(0).standard_normal((8, 3))
+    (out,) = hs.loaded_callback(token, np.int32(hs.FORWARD), W)
+    np.testing.assert_allclose(out[:30], A @ W[:7], rtol=1e-12)
+    bits = np.ascontiguousarray(W[:, :1]).view(np.uint32).reshape(8, 1, 2)  # float64 values as uint32 pairs
+    (back,) = hs.loaded_callback(token, np.int32(hs.BACKWARD), np.zeros((32, 1, 2), np.uint32))
+    assert back.shape == (8, 1, 2) and back.dtype == np.uint32
+    (fwd,) = hs.loaded_callback(token, np.int32(hs.FORWARD), bits)
+    np.testing.assert_allclose(fwd.view(np.float64)[:30, 0, 0], A @ W[:7, 0], rtol=1e-12)
+    monkeypatch.setattr(hs, "host_product", lambda token, op, V: np.zeros((31,) + np.shape(V)[1:]))
+    with pytest.raises(RuntimeError, match="expected"):
+        hs.loaded_callback(token, np.int32(hs.FORWARD), W)
 
 
 def test_host_sparse_keeps_float64_under_the_enable_x64_context():
