@@ -46,7 +46,7 @@ def _pool() -> ThreadPoolExecutor:
 
 class _HostMatrix:
     """A CSR matrix as two row blocks of about equal non-zeros (views of its arrays, no copy),
-    each ``(first row, end row, block)``."""
+    each ``(first row, end row, the block as CSR, its transpose as CSC)``."""
 
     def __init__(self, csr, shape: tuple[int, int]):
         import scipy.sparse
@@ -57,13 +57,9 @@ class _HostMatrix:
         self.blocks = []
         for lo, hi in ((0, cut), (cut, m)):
             start, stop = csr.indptr[lo], csr.indptr[hi]
-            # the block's arrays set as attributes: the constructor's format check copies a view
-            # that is less than half of its base (``prune``), 40 MB of the 10M-non-zero fit's X
-            # (7-75 ms a call); these views of a canonical CSR need no check
-            block = scipy.sparse.csr_matrix((hi - lo, n), dtype=csr.dtype)
-            block.data, block.indices = csr.data[start:stop], csr.indices[start:stop]
-            block.indptr = csr.indptr[lo:hi + 1] - start
-            self.blocks.append((lo, hi, block))
+            arrays = (csr.data[start:stop], csr.indices[start:stop], csr.indptr[lo:hi + 1] - start)
+            self.blocks.append((lo, hi, _view(scipy.sparse.csr_matrix, (hi - lo, n), *arrays),
+                                _view(scipy.sparse.csc_matrix, (n, hi - lo), *arrays)))
 
     def forward(self, W: np.ndarray) -> np.ndarray:
         """``X @ W`` for W (n_pad,) or (n_pad, K), padded to (m_pad, ...) with zero rows."""
@@ -71,7 +67,7 @@ class _HostMatrix:
         out = np.zeros((self.padded[0],) + W.shape[1:], W.dtype)
 
         def block(part):
-            lo, hi, A = part
+            lo, hi, A, _ = part
             out[lo:hi] = A @ W
 
         list(_pool().map(block, self.blocks))
@@ -81,8 +77,18 @@ class _HostMatrix:
         """``X^T @ R`` for R (m_pad,) or (m_pad, K), padded to (n_pad, ...) with zero rows."""
         R = np.asarray(R)
         out = np.zeros((self.padded[1],) + R.shape[1:], R.dtype)
-        out[: self.n] = sum(_pool().map(lambda part: part[2].T @ R[part[0]:part[1]], self.blocks))
+        out[: self.n] = sum(_pool().map(lambda part: part[3] @ R[part[0]:part[1]], self.blocks))
         return out
+
+
+def _view(kind, shape, data, indices, indptr):
+    """A scipy CSR or CSC matrix of ``shape`` over these arrays as they are. Its arrays are set as
+    attributes: the constructor's format check (also behind ``.T``) copies an index or data array
+    that is a view of less than half of its base (``prune``): the smaller block's 40 MB on the
+    10M-non-zero fit, 7-75 ms when the design is made and again in every backward product."""
+    matrix = kind(shape, dtype=data.dtype)
+    matrix.data, matrix.indices, matrix.indptr = data, indices, indptr
+    return matrix
 
 
 FORWARD, BACKWARD = 0, 1  # ``host_product``'s ``op``
