@@ -204,6 +204,10 @@ def _step(state: LoopState, design, y, S, lanes: Lanes, control: Control, static
     def pick(mask, a, b):  # per-lane leaves by lane; leaves shared by all lanes (counters) advance
         return jax.tree_util.tree_map(lambda x, z: jnp.where(mask, x, z) if jnp.ndim(x) else x, a, b)
 
+    # with ``known``, the lanes that do not move are those not working (as they were, for such a
+    # solver) and those whose known objective is not finite, which diverge and never step again
+    selects_state = known is None or not static.solver.leaves_inactive_lanes
+
     status = jnp.where(running & finite & converged, CONVERGED, state.status)
     recorded = jnp.where(running, info.value, state.value)
     index, record = _history_index(state.t, control.stride)
@@ -211,7 +215,7 @@ def _step(state: LoopState, design, y, S, lanes: Lanes, control: Control, static
     return LoopState(
         theta=jnp.where(move, new_theta, jnp.where(diverge, state.prev_theta, state.theta)),
         prev_theta=jnp.where(move, state.theta, state.prev_theta),
-        solver_state=pick(move, new_solver_state, state.solver_state),
+        solver_state=pick(move, new_solver_state, state.solver_state) if selects_state else new_solver_state,
         n_iter=state.n_iter + move.astype(jnp.int32) - (diverge & (state.n_iter > 0)).astype(jnp.int32),
         status=jnp.where(diverge, DIVERGED, status),
         value=jnp.where(running & finite, info.value, state.value),

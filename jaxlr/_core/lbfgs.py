@@ -74,6 +74,7 @@ class Lbfgs(Solver):
     # synthetic grids, 0.3-0.6 on LogisticRegressionCV's log grid of 1e-4..1e4 (bench/README.md)
     path_iterations: ClassVar[tuple[int, int]] = (60, 30)
     reprices: ClassVar[bool] = True
+    leaves_inactive_lanes: ClassVar[bool] = True
 
     def lane_arrays(self, n_outputs):
         return 14  # the line search's trial logits and gradient on top of the step's own
@@ -126,10 +127,14 @@ class Lbfgs(Solver):
         keep = moved & (sy > jnp.finfo(theta.dtype).eps * jnp.sqrt(lane_dot(s, s) * lane_dot(yv, yv)))
         slot = state.offered % memory
         yy = lane_dot(yv, yv)
+
+        def offer(history, pair):  # a lane not active keeps its slot (``leaves_inactive_lanes``)
+            return history.at[slot].set(jnp.where(keep, pair, jnp.where(active, 0.0, history[slot])))
+
         new_state = LbfgsState(
-            s=state.s.at[slot].set(jnp.where(keep, s, 0.0)),
-            y=state.y.at[slot].set(jnp.where(keep, yv, 0.0)),
-            rho=state.rho.at[slot].set(jnp.where(keep, 1.0 / jnp.where(keep, sy, 1.0), 0.0)),
+            s=offer(state.s, s),
+            y=offer(state.y, yv),
+            rho=offer(state.rho, 1.0 / jnp.where(keep, sy, 1.0)),
             offered=state.offered + 1,
             gamma=jnp.where(keep & (yy > 0), sy / jnp.where(yy > 0, yy, 1.0), state.gamma),
             value=jnp.where(moved, f_new, value),

@@ -49,6 +49,10 @@ class Solver:
     path_iterations: ClassVar[tuple[int, int] | None] = None  # (from zero, warm-started on a path)
     serializable: ClassVar[bool] = True  # its program can be kept across processes (jax.export)
     reprices: ClassVar[bool] = False  # ``reprice`` moves its state to another L2 strength (paths)
+    # ``step`` returns the state of lanes not ``active`` as it was (shared counters aside), so the
+    # loop keeps its result without selecting every lane's state: L-BFGS's (M, P, K) pair memory,
+    # where the selects cost more than the step's own update of one slot (bench/README.md)
+    leaves_inactive_lanes: ClassVar[bool] = False
 
     def lane_arrays(self, n_outputs: int) -> float:
         """Upper bound on the (m, outputs)-sized temporaries one lane holds at once (read off

@@ -469,3 +469,41 @@ def test_a_path_point_already_at_tolerance_evaluates_nothing(count_calls, solver
     for k in range(3):
         np.testing.assert_allclose(swept.objective[k], float(jaxlr.fit(X, y, solver=solver, l2=l2[k], tol=1e-8).objective),
                                    rtol=1e-12)
+
+
+def test_solvers_that_leave_inactive_lanes_return_their_state_as_it_was():
+    """``leaves_inactive_lanes``: the loop keeps such a solver's new state for every lane without
+    selecting it, so a step must leave each lane that is not active exactly as it was (the
+    counters every lane shares aside), once L-BFGS's pair memory is full."""
+    import jax.numpy as jnp
+
+    from jaxlr._core.design import DenseDesign
+    from jaxlr._core.problem import Hyper, Problem
+    from jaxlr._core.solvers import get
+
+    rng = np.random.default_rng(6)
+    m, n, K = 60, 4, 3
+    X = rng.standard_normal((m, n))
+    y = (X[:, 0] + rng.standard_normal(m) > 0).astype(float)
+    hyper = Hyper(*(jnp.asarray(v) for v in (np.ones(K), np.zeros(K), np.array([1e-3, 1e-2, 1e-1]), np.full(K, 1e-8))))
+    problem = Problem(DenseDesign(jnp.asarray(X)), jnp.asarray(y), jnp.full((m, K), 1.0 / m), hyper, True, 1, n)
+    leaving = [s for s in ("gd", "momentum", "nesterov", "adam", "lbfgs", "newton", "fista")
+               if get(s).leaves_inactive_lanes]
+    assert "lbfgs" in leaving
+    for name in leaving:
+        solver = get(name)
+        step = jax.jit(lambda theta, state, active: solver.step(theta, state, problem, active))
+        theta = jnp.zeros((n + 1, K))
+        state = solver.init(theta, problem)
+        everyone = jnp.ones(K, bool)
+        for _ in range(11):  # past L-BFGS's memory of 10: the next pair replaces a kept one
+            theta, state, _ = step(theta, state, everyone)
+        if name == "lbfgs":
+            assert np.all(np.asarray(state.s)[int(state.offered) % solver.memory, :, 1] != 0)
+        active = jnp.array([True, False, True])
+        new_theta, new_state, _ = step(theta, state, active)
+        np.testing.assert_array_equal(new_theta[:, 1], theta[:, 1])
+        for new, old in zip(jax.tree_util.tree_leaves(new_state), jax.tree_util.tree_leaves(state)):
+            if jnp.ndim(old):
+                np.testing.assert_array_equal(np.asarray(new)[..., 1], np.asarray(old)[..., 1])
+        assert not np.array_equal(new_theta[:, 0], theta[:, 0])  # an active lane moved
