@@ -35,6 +35,17 @@ def test_demo_reproduces_the_seed_test_loss(seed_problem):
     assert float(result.intercept) == pytest.approx(theta[0], rel=1e-12)
 
 
+def test_the_demo_prints_the_seed_test_loss_bit_for_bit():
+    """The README and ``jaxlr demo`` promise the seed's test loss bit for bit (float64): a mean
+    computed as a sum and then a division was 1 ulp away (5.6e-17) for two days unnoticed, under
+    the tolerance above."""
+    from jaxlr._api.demo import SEED_TEST_LOSS, seed_fit
+
+    test_loss, result = seed_fit()
+    assert np.asarray(result.coef).dtype == np.float64
+    assert test_loss == SEED_TEST_LOSS
+
+
 def test_seed_split_equals_scikit_learn(seed_problem):
     from sklearn.model_selection import train_test_split
 
