@@ -48,8 +48,9 @@ from .host_sparse import is_host, loaded_callback
 # once per machine with the executable store. Programs of few, costlier steps
 # keep the loop emitters: with the fusion emitters an L-BFGS or Newton fit of 100,000 x 100
 # compiled 0.45-1.1 s longer and ran no faster (its ~10 evaluations barely see the trap), the
-# probe's multinomial program compiled 1.4 s longer, and a sparse one (compiled in every process)
-# 0.8 s longer, neither faster; the CV sets' programs lost (bench/README.md).
+# probe's multinomial program compiled 1.4 s longer, neither faster; the kept sparse program
+# compiled 0.8 s longer and ran slower (0.31 against 0.29 s); the CV sets' programs lost
+# (bench/README.md).
 _NO_YNN = {"xla_cpu_experimental_ynn_fusion_type": ""} if jax.__version_info__ >= (0, 10) else {}
 CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 1, **_NO_YNN}
 LARGE_CPU_OPTIONS = {k: v for k, v in CPU_OPTIONS.items() if k not in _NO_YNN}

@@ -479,7 +479,7 @@ def test_solvers_that_leave_inactive_lanes_return_their_state_as_it_was():
 
     from jaxlr._core.design import DenseDesign
     from jaxlr._core.problem import Hyper, Problem
-    from jaxlr._core.solvers import get
+    from jaxlr._core.solvers import SOLVERS
 
     rng = np.random.default_rng(6)
     m, n, K = 60, 4, 3
@@ -487,11 +487,10 @@ def test_solvers_that_leave_inactive_lanes_return_their_state_as_it_was():
     y = (X[:, 0] + rng.standard_normal(m) > 0).astype(float)
     hyper = Hyper(*(jnp.asarray(v) for v in (np.ones(K), np.zeros(K), np.array([1e-3, 1e-2, 1e-1]), np.full(K, 1e-8))))
     problem = Problem(DenseDesign(jnp.asarray(X)), jnp.asarray(y), jnp.full((m, K), 1.0 / m), hyper, True, 1, n)
-    leaving = [s for s in ("gd", "momentum", "nesterov", "adam", "lbfgs", "newton", "fista")
-               if get(s).leaves_inactive_lanes]
+    leaving = [name for name, solver in SOLVERS.items() if solver.leaves_inactive_lanes]
     assert "lbfgs" in leaving
     for name in leaving:
-        solver = get(name)
+        solver = SOLVERS[name]
         step = jax.jit(lambda theta, state, active: solver.step(theta, state, problem, active))
         theta = jnp.zeros((n + 1, K))
         state = solver.init(theta, problem)
